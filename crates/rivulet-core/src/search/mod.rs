@@ -1,0 +1,11 @@
+//! MLflow's search grammar for runs and experiments: filter strings and `order_by` clauses,
+//! parsed into typed clauses that each store renders into SQL with bound parameters.
+
+mod ast;
+mod lexer;
+mod parser;
+
+pub use ast::*;
+pub use parser::{
+    parse_experiment_filter, parse_experiment_order_by, parse_run_filter, parse_run_order_by,
+};
