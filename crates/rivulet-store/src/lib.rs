@@ -1,0 +1,167 @@
+//! Rivulet's storage layer: MLflow 3.17.2's schema on SQLite or PostgreSQL, and all SQL.
+//!
+//! One implementation serves both databases: statements are written once in the SQL both
+//! dialects accept (`$n` placeholders, `ON CONFLICT`, row values) and [`dialect::Dialect`]
+//! supplies the few fragments that differ. The [`on_pool!`] macro runs a block against
+//! whichever pool is open, so each query is compiled once per backend.
+
+pub mod dialect;
+mod error;
+mod sql;
+pub mod schema;
+mod tracking;
+pub mod uri;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use rivulet_core::tracking::validation::LongValues;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use dialect::Dialect;
+pub use uri::StoreUri;
+
+/// The open connection pools. SQLite gets a one-connection writer pool so writers queue in the
+/// process instead of failing with `SQLITE_BUSY`; PostgreSQL uses one pool for everything.
+#[derive(Clone)]
+pub enum Pools {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete read pool of either backend.
+#[macro_export]
+macro_rules! on_read_pool {
+    ($pools:expr, |$pool:ident| $body:expr) => {
+        match $pools {
+            $crate::Pools::Sqlite { read: $pool, .. } => $body,
+            $crate::Pools::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the concrete writer pool of either backend.
+#[macro_export]
+macro_rules! on_write_pool {
+    ($pools:expr, |$pool:ident| $body:expr) => {
+        match $pools {
+            $crate::Pools::Sqlite { write: $pool, .. } => $body,
+            $crate::Pools::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Settings that change what the store writes, resolved once by the binary.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Root URI of new experiments' artifact locations (`mlflow-artifacts:/`, `s3://…`, a path).
+    pub default_artifact_root: String,
+    /// What to do with param and tag values over MLflow's limits.
+    pub long_values: LongValues,
+    /// Connections in the (read) pool.
+    pub max_connections: u32,
+    /// Create or check the schema on open. Off for `--no-migrate` style deployments.
+    pub migrate: bool,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            default_artifact_root: "mlflow-artifacts:/".to_string(),
+            long_values: LongValues::Truncate,
+            max_connections: 8,
+            migrate: true,
+        }
+    }
+}
+
+/// The tracking store over MLflow's schema. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+    settings: StoreSettings,
+}
+
+impl Store {
+    /// Connects to the database named by `uri`, creates MLflow's schema if the database is
+    /// empty, refuses a schema of another MLflow version, and applies Rivulet's own migrations.
+    pub async fn open(uri: &StoreUri, settings: StoreSettings) -> anyhow::Result<Store> {
+        let pools = match uri {
+            StoreUri::Sqlite { path } => {
+                let options = match path {
+                    None => SqliteConnectOptions::from_str("sqlite::memory:")?,
+                    Some(path) => SqliteConnectOptions::new().filename(path).create_if_missing(true),
+                };
+                let options = options
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(20))
+                    .pragma("case_sensitive_like", "true");
+                // An in-memory database exists once per connection: one connection serves all.
+                let read_connections = if path.is_none() { 1 } else { settings.max_connections.max(1) };
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options.clone())
+                    .await
+                    .with_context(|| format!("opening SQLite database {uri}"))?;
+                let read = if path.is_none() {
+                    write.clone()
+                } else {
+                    SqlitePoolOptions::new()
+                        .max_connections(read_connections)
+                        .connect_with(options)
+                        .await
+                        .with_context(|| format!("opening SQLite database {uri}"))?
+                };
+                Pools::Sqlite { read, write }
+            }
+            StoreUri::Postgres { url } => {
+                let options = PgConnectOptions::from_str(url)
+                    .with_context(|| format!("invalid PostgreSQL URI {uri}"))?
+                    .application_name("rivulet");
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .with_context(|| format!("connecting to PostgreSQL at {uri}"))?;
+                Pools::Postgres(pool)
+            }
+        };
+        if settings.migrate {
+            schema::prepare(&pools, &settings.default_artifact_root).await?;
+        } else {
+            schema::check(&pools).await?;
+        }
+        Ok(Store { pools, settings })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pools {
+            Pools::Sqlite { .. } => Dialect::Sqlite,
+            Pools::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    pub fn settings(&self) -> &StoreSettings {
+        &self.settings
+    }
+
+    /// Closes every connection, waiting for in-flight queries.
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! A thin backend-neutral layer over sqlx: bound values, rows and transactions that work on
+//! either pool, so each statement is written once.
+
+use rivulet_core::Result;
+use sqlx::postgres::{PgRow, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::{Column, Row, TypeInfo};
+
+use crate::error::database_error;
+use crate::{Pools, Store};
+
+/// A value bound to a `$n` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bind {
+    Int(i64),
+    OptInt(Option<i64>),
+    Float(f64),
+    Text(String),
+    OptText(Option<String>),
+    Bool(bool),
+}
+
+impl From<i64> for Bind {
+    fn from(v: i64) -> Self {
+        Bind::Int(v)
+    }
+}
+impl From<Option<i64>> for Bind {
+    fn from(v: Option<i64>) -> Self {
+        Bind::OptInt(v)
+    }
+}
+impl From<f64> for Bind {
+    fn from(v: f64) -> Self {
+        Bind::Float(v)
+    }
+}
+impl From<bool> for Bind {
+    fn from(v: bool) -> Self {
+        Bind::Bool(v)
+    }
+}
+impl From<String> for Bind {
+    fn from(v: String) -> Self {
+        Bind::Text(v)
+    }
+}
+impl From<&str> for Bind {
+    fn from(v: &str) -> Self {
+        Bind::Text(v.to_string())
+    }
+}
+impl From<&String> for Bind {
+    fn from(v: &String) -> Self {
+        Bind::Text(v.clone())
+    }
+}
+impl From<Option<String>> for Bind {
+    fn from(v: Option<String>) -> Self {
+        Bind::OptText(v)
+    }
+}
+impl From<Option<&str>> for Bind {
+    fn from(v: Option<&str>) -> Self {
+        Bind::OptText(v.map(str::to_string))
+    }
+}
+
+/// Builds `$n` placeholders and their values together, so numbering can't drift.
+#[derive(Debug, Default)]
+pub(crate) struct Binds {
+    pub values: Vec<Bind>,
+}
+
+impl Binds {
+    /// Adds a value and returns its placeholder.
+    pub fn push(&mut self, value: impl Into<Bind>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.values.len())
+    }
+
+    /// Adds each value and returns `$a, $b, …` for an `IN (…)` list.
+    pub fn push_list<T: Into<Bind>>(&mut self, values: impl IntoIterator<Item = T>) -> String {
+        values.into_iter().map(|v| self.push(v)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Shorthand for a fixed list of bound values.
+macro_rules! binds {
+    ($($value:expr),* $(,)?) => {
+        vec![$($crate::sql::Bind::from($value)),*]
+    };
+}
+pub(crate) use binds;
+
+macro_rules! bind_all {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                Bind::Int(v) => query.bind(*v),
+                Bind::OptInt(v) => query.bind(*v),
+                Bind::Float(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(v.as_str()),
+                Bind::OptText(v) => query.bind(v.as_deref()),
+                Bind::Bool(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+/// A result row from either backend.
+pub(crate) enum DbRow {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+fn decode_error(column: &str, error: sqlx::Error) -> rivulet_core::CoreError {
+    tracing::error!(%error, column, "cannot decode column");
+    rivulet_core::CoreError::internal(format!("cannot read column '{column}' from the database"))
+}
+
+impl DbRow {
+    pub fn text(&self, column: &str) -> Result<String> {
+        self.opt_text(column).map(Option::unwrap_or_default)
+    }
+
+    pub fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        match self {
+            DbRow::Sqlite(row) => row.try_get(column),
+            DbRow::Postgres(row) => row.try_get(column),
+        }
+        .map_err(|e| decode_error(column, e))
+    }
+
+    pub fn int(&self, column: &str) -> Result<i64> {
+        self.opt_int(column).map(Option::unwrap_or_default)
+    }
+
+    /// Reads an integer column; PostgreSQL `integer` (INT4) columns are widened to i64.
+    pub fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        match self {
+            DbRow::Sqlite(row) => row.try_get(column),
+            DbRow::Postgres(row) => {
+                let is_int4 = row
+                    .columns()
+                    .iter()
+                    .find(|c| c.name() == column)
+                    .is_some_and(|c| matches!(c.type_info().name(), "INT4" | "INT2"));
+                if is_int4 {
+                    row.try_get::<Option<i32>, _>(column).map(|v| v.map(i64::from))
+                } else {
+                    row.try_get(column)
+                }
+            }
+        }
+        .map_err(|e| decode_error(column, e))
+    }
+
+    pub fn float(&self, column: &str) -> Result<f64> {
+        match self {
+            DbRow::Sqlite(row) => row.try_get::<Option<f64>, _>(column),
+            DbRow::Postgres(row) => row.try_get::<Option<f64>, _>(column),
+        }
+        .map(Option::unwrap_or_default)
+        .map_err(|e| decode_error(column, e))
+    }
+
+    pub fn boolean(&self, column: &str) -> Result<bool> {
+        match self {
+            DbRow::Sqlite(row) => row.try_get::<Option<bool>, _>(column),
+            DbRow::Postgres(row) => row.try_get::<Option<bool>, _>(column),
+        }
+        .map(Option::unwrap_or_default)
+        .map_err(|e| decode_error(column, e))
+    }
+}
+
+/// An open write transaction on either backend. Dropped without `commit` it rolls back.
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn execute(&mut self, sql: &str, values: &[Bind]) -> Result<u64> {
+        match self {
+            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
+            Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
+        }
+        .map_err(database_error)
+    }
+
+    /// Like [`Tx::execute`], but hands a uniqueness violation back to the caller.
+    pub async fn execute_unique(&mut self, sql: &str, values: &[Bind]) -> Result<Result<u64, ()>> {
+        let result = match self {
+            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
+            Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
+        };
+        match result {
+            Ok(n) => Ok(Ok(n)),
+            Err(error) if crate::error::is_unique_violation(&error) => Ok(Err(())),
+            Err(error) => Err(database_error(error)),
+        }
+    }
+
+    /// Like [`Tx::fetch_optional`], but hands a uniqueness violation back to the caller.
+    pub async fn fetch_optional_unique(&mut self, sql: &str, values: &[Bind]) -> Result<Result<Option<DbRow>, ()>> {
+        let result = match self {
+            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values).fetch_optional(&mut **tx).await.map(|r| r.map(DbRow::Sqlite)),
+            Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).fetch_optional(&mut **tx).await.map(|r| r.map(DbRow::Postgres)),
+        };
+        match result {
+            Ok(row) => Ok(Ok(row)),
+            Err(error) if crate::error::is_unique_violation(&error) => Ok(Err(())),
+            Err(error) => Err(database_error(error)),
+        }
+    }
+
+    pub async fn fetch_all(&mut self, sql: &str, values: &[Bind]) -> Result<Vec<DbRow>> {
+        match self {
+            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values)
+                .fetch_all(&mut **tx)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
+            Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values)
+                .fetch_all(&mut **tx)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Postgres).collect()),
+        }
+        .map_err(database_error)
+    }
+
+    pub async fn fetch_optional(&mut self, sql: &str, values: &[Bind]) -> Result<Option<DbRow>> {
+        Ok(self.fetch_all(sql, values).await?.into_iter().next())
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+        .map_err(database_error)
+    }
+}
+
+impl Store {
+    /// Starts a write transaction (on SQLite, on the single writer connection).
+    pub(crate) async fn begin(&self) -> Result<Tx> {
+        match self.pools() {
+            Pools::Sqlite { write, .. } => write.begin().await.map(Tx::Sqlite),
+            Pools::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
+        }
+        .map_err(database_error)
+    }
+
+    /// Runs a read query outside any transaction.
+    pub(crate) async fn fetch_all(&self, sql: &str, values: &[Bind]) -> Result<Vec<DbRow>> {
+        match self.pools() {
+            Pools::Sqlite { read, .. } => bind_all!(sqlx::query(sql), values)
+                .fetch_all(read)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
+            Pools::Postgres(pool) => bind_all!(sqlx::query(sql), values)
+                .fetch_all(pool)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Postgres).collect()),
+        }
+        .map_err(database_error)
+    }
+
+    pub(crate) async fn fetch_optional(&self, sql: &str, values: &[Bind]) -> Result<Option<DbRow>> {
+        Ok(self.fetch_all(sql, values).await?.into_iter().next())
+    }
+}

@@ -1,0 +1,378 @@
+//! Store conformance: the tracking store's behaviour, run identically on SQLite and PostgreSQL.
+
+mod common;
+
+use rivulet_core::search::{parse_experiment_filter, parse_run_filter, parse_run_order_by};
+use rivulet_core::store::{ExperimentSearch, LoggedModelSearch, MetricHistoryQuery, MetricIntervalQuery, RunSearch, TrackingStore};
+use rivulet_core::tracking::validation::{prepare_new_run, LongValues};
+use rivulet_core::tracking::{
+    Dataset, DatasetInput, LifecycleStage, LogBatch, LoggedModelStatus, Metric, NewExperiment, NewLoggedModel,
+    RunStatus, RunUpdate, Tag, ViewType,
+};
+use rivulet_core::ErrorCode;
+use rivulet_store::{Store, StoreSettings, StoreUri};
+
+async fn open(uri: &StoreUri) -> Store {
+    Store::open(uri, StoreSettings::default()).await.expect("open store")
+}
+
+fn experiment(name: &str) -> NewExperiment {
+    NewExperiment { name: name.to_string(), artifact_location: None, tags: vec![] }
+}
+
+async fn new_run(store: &Store, experiment_id: i64, name: &str) -> String {
+    let run = prepare_new_run(experiment_id, Some("tester".into()), Some(name.into()), Some(1_000), vec![], LongValues::Truncate).unwrap();
+    store.create_run(run).await.unwrap().info.run_id
+}
+
+fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
+    Metric { key: key.into(), value, timestamp, step }
+}
+
+async fn search(store: &Store, experiment_id: i64, filter: &str, order_by: &[&str]) -> Vec<String> {
+    let search = RunSearch {
+        experiment_ids: vec![experiment_id],
+        filter: parse_run_filter(filter).unwrap(),
+        order_by: parse_run_order_by(&order_by.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap(),
+        view_type: ViewType::ActiveOnly,
+        max_results: 1000,
+        offset: 0,
+    };
+    store.search_runs(&search).await.unwrap().items.into_iter().map(|r| r.info.run_name.unwrap()).collect()
+}
+
+async fn default_experiment_exists(store: Store) {
+    let default = store.get_experiment(0).await.unwrap();
+    assert_eq!(default.name, "Default");
+    assert_eq!(default.artifact_location.as_deref(), Some("mlflow-artifacts:/0"));
+    assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
+    let id = store.create_experiment(experiment("first")).await.unwrap();
+    assert!(id >= 1, "new experiments never reuse id 0");
+    assert_eq!(store.get_experiment(id).await.unwrap().artifact_location.unwrap(), format!("mlflow-artifacts:/{id}"));
+}
+
+async fn experiment_lifecycle(store: Store) {
+    let mut new = experiment("exp-a");
+    new.tags = vec![Tag::new("team", "ml")];
+    let id = store.create_experiment(new).await.unwrap();
+    let err = store.create_experiment(experiment("exp-a")).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::ResourceAlreadyExists);
+    assert!(!err.message.to_lowercase().contains("insert"), "no SQL in messages: {}", err.message);
+    let got = store.get_experiment_by_name("exp-a").await.unwrap();
+    assert_eq!((got.experiment_id, got.tags.clone()), (id, vec![Tag::new("team", "ml")]));
+
+    let run_id = new_run(&store, id, "r1").await;
+    store.delete_experiment(id).await.unwrap();
+    assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Deleted);
+    assert_eq!(store.delete_experiment(id).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    // A deleted experiment keeps its name reserved.
+    assert_eq!(store.create_experiment(experiment("exp-a")).await.unwrap_err().code, ErrorCode::ResourceAlreadyExists);
+    assert_eq!(store.rename_experiment(id, "other").await.unwrap_err().code, ErrorCode::InvalidState);
+    assert_eq!(store.set_experiment_tag(id, Tag::new("k", "v")).await.unwrap_err().code, ErrorCode::InvalidParameterValue);
+    assert_eq!(store.get_experiment(id).await.unwrap().lifecycle_stage, LifecycleStage::Deleted);
+
+    store.restore_experiment(id).await.unwrap();
+    assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Active);
+    assert_eq!(store.restore_experiment(id).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    store.rename_experiment(id, "exp-b").await.unwrap();
+    assert_eq!(store.get_experiment_by_name("exp-a").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    store.set_experiment_tag(id, Tag::new("team", "infra")).await.unwrap();
+    assert_eq!(store.get_experiment(id).await.unwrap().tags, vec![Tag::new("team", "infra")]);
+    store.delete_experiment_tag(id, "team").await.unwrap();
+    assert_eq!(store.delete_experiment_tag(id, "team").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_experiment(9_999).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn search_experiments_filters_orders_and_pages(store: Store) {
+    for name in ["alpha-1", "alpha-2", "beta-1", "Alpha-3"] {
+        let id = store.create_experiment(experiment(name)).await.unwrap();
+        if name == "beta-1" {
+            store.set_experiment_tag(id, Tag::new("kind", "beta")).await.unwrap();
+        }
+    }
+    let names = |page: Vec<rivulet_core::tracking::Experiment>| page.into_iter().map(|e| e.name).collect::<Vec<_>>();
+    let mut search = ExperimentSearch {
+        filter: parse_experiment_filter("name LIKE 'alpha%'").unwrap(),
+        max_results: 10,
+        ..Default::default()
+    };
+    search.order_by = rivulet_core::search::parse_experiment_order_by(&["name ASC".to_string()]).unwrap();
+    assert_eq!(names(store.search_experiments(&search).await.unwrap().items), vec!["alpha-1", "alpha-2"]);
+    search.filter = parse_experiment_filter("name ILIKE 'alpha%'").unwrap();
+    assert_eq!(names(store.search_experiments(&search).await.unwrap().items), vec!["Alpha-3", "alpha-1", "alpha-2"]);
+    search.filter = parse_experiment_filter("tags.kind = 'beta'").unwrap();
+    assert_eq!(names(store.search_experiments(&search).await.unwrap().items), vec!["beta-1"]);
+
+    let mut seen = Vec::new();
+    let mut search = ExperimentSearch { max_results: 2, ..Default::default() };
+    loop {
+        let page = store.search_experiments(&search).await.unwrap();
+        seen.extend(names(page.items));
+        match page.next_page_token {
+            Some(token) => search.offset = rivulet_core::page::decode_offset_token(Some(&token)).unwrap(),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, vec!["Alpha-3", "Default", "alpha-1", "alpha-2", "beta-1"]);
+}
+
+async fn run_lifecycle_and_updates(store: Store) {
+    let id = store.create_experiment(experiment("runs")).await.unwrap();
+    let run = prepare_new_run(id, None, None, Some(5), vec![Tag::new("t", "v")], LongValues::Truncate).unwrap();
+    let created = store.create_run(run).await.unwrap();
+    let run_id = created.info.run_id.clone();
+    assert_eq!(run_id.len(), 32);
+    assert_eq!(created.info.artifact_uri.as_deref(), Some(format!("mlflow-artifacts:/{id}/{run_id}/artifacts").as_str()));
+    let name = created.info.run_name.clone().unwrap();
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(fetched.info.status, RunStatus::Running);
+    assert!(fetched.data.tags.contains(&Tag::new("mlflow.runName", name.as_str())));
+
+    let info = store
+        .update_run(&run_id, RunUpdate { status: Some(RunStatus::Finished), end_time: Some(99), run_name: Some("renamed".into()) })
+        .await
+        .unwrap();
+    assert_eq!((info.status, info.end_time, info.run_name.as_deref()), (RunStatus::Finished, Some(99), Some("renamed")));
+    assert!(store.get_run(&run_id).await.unwrap().data.tags.contains(&Tag::new("mlflow.runName", "renamed")));
+
+    store.delete_run(&run_id).await.unwrap();
+    store.delete_run(&run_id).await.unwrap();
+    let err = store.log_batch(&run_id, LogBatch { tags: vec![Tag::new("a", "b")], ..Default::default() }).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParameterValue);
+    assert!(err.message.contains("must be in the 'active' state"));
+    store.restore_run(&run_id).await.unwrap();
+    store.log_batch(&run_id, LogBatch { tags: vec![Tag::new("a", "b")], ..Default::default() }).await.unwrap();
+    store.delete_run_tag(&run_id, "a").await.unwrap();
+    assert_eq!(store.delete_run_tag(&run_id, "a").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_run("0123456789abcdef0123456789abcdef").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+async fn params_are_immutable_and_batches_atomic(store: Store) {
+    let id = store.create_experiment(experiment("params")).await.unwrap();
+    let run_id = new_run(&store, id, "p").await;
+    store.log_batch(&run_id, LogBatch { params: vec![Tag::new("lr", "0.1")], ..Default::default() }).await.unwrap();
+    store.log_batch(&run_id, LogBatch { params: vec![Tag::new("lr", "0.1")], ..Default::default() }).await.unwrap();
+    let batch = LogBatch {
+        metrics: vec![metric("loss", 1.0, 1, 0)],
+        params: vec![Tag::new("lr", "0.2"), Tag::new("new", "x")],
+        tags: vec![Tag::new("t", "1")],
+    };
+    let err = store.log_batch(&run_id, batch).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParameterValue);
+    assert!(err.message.contains("Changing param values is not allowed"), "{}", err.message);
+    let run = store.get_run(&run_id).await.unwrap();
+    assert!(run.data.metrics.is_empty(), "a rejected batch writes nothing");
+    assert_eq!(run.data.params, vec![Tag::new("lr", "0.1")]);
+    assert!(!run.data.tags.iter().any(|t| t.key == "t"));
+}
+
+async fn metrics_latest_nan_infinity_and_history(store: Store) {
+    let id = store.create_experiment(experiment("metrics")).await.unwrap();
+    let run_id = new_run(&store, id, "m").await;
+    let batch = LogBatch {
+        metrics: vec![
+            metric("acc", 0.5, 10, 1),
+            metric("acc", 0.7, 5, 2),
+            metric("acc", 0.6, 20, 1),
+            metric("acc", 0.7, 5, 2),
+            metric("nan", f64::NAN, 1, 0),
+            metric("inf", f64::INFINITY, 1, 0),
+            metric("neg", f64::NEG_INFINITY, 1, 0),
+        ],
+        ..Default::default()
+    };
+    store.log_batch(&run_id, batch).await.unwrap();
+    // An older step logged later does not move the latest value back.
+    store.log_batch(&run_id, LogBatch { metrics: vec![metric("acc", 0.9, 30, 0)], ..Default::default() }).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let latest = |key: &str| run.data.metrics.iter().find(|m| m.key == key).unwrap().clone();
+    assert_eq!((latest("acc").value, latest("acc").step), (0.7, 2));
+    assert!(latest("nan").value.is_nan());
+    assert_eq!(latest("inf").value, f64::MAX);
+    assert_eq!(latest("neg").value, -f64::MAX);
+
+    let query = MetricHistoryQuery { run_id: run_id.clone(), metric_key: "acc".into(), max_results: None, offset: 0 };
+    let history = store.get_metric_history(&query).await.unwrap().unwrap();
+    let points: Vec<(i64, i64, f64)> = history.items.iter().map(|m| (m.metric.timestamp, m.metric.step, m.metric.value)).collect();
+    assert_eq!(points, vec![(5, 2, 0.7), (10, 1, 0.5), (20, 1, 0.6), (30, 0, 0.9)], "identical re-logs collapse, order is (timestamp, step, value)");
+    let paged = MetricHistoryQuery { max_results: Some(3), ..query.clone() };
+    let first = store.get_metric_history(&paged).await.unwrap().unwrap();
+    assert_eq!(first.items.len(), 3);
+    let offset = rivulet_core::page::decode_offset_token(first.next_page_token.as_deref()).unwrap();
+    let second = store.get_metric_history(&MetricHistoryQuery { offset, ..paged }).await.unwrap().unwrap();
+    assert_eq!((second.items.len(), second.next_page_token), (1, None));
+    let unknown = MetricHistoryQuery { run_id: "0".repeat(32), ..query };
+    assert!(store.get_metric_history(&unknown).await.unwrap().is_none());
+
+    let steps: Vec<Metric> = (0..1000).map(|step| metric("curve", step as f64, step, step)).collect();
+    store.log_batch(&run_id, LogBatch { metrics: steps, ..Default::default() }).await.unwrap();
+    let interval = MetricIntervalQuery { run_ids: vec![run_id.clone()], metric_key: "curve".into(), start_step: None, end_step: None, max_results: 10 };
+    let sampled = store.get_metric_history_bulk_interval(&interval).await.unwrap();
+    assert_eq!(sampled.len(), 10);
+    assert_eq!((sampled[0].metric.step, sampled[9].metric.step), (0, 999));
+}
+
+async fn search_runs_filters_and_orders(store: Store) {
+    let id = store.create_experiment(experiment("search")).await.unwrap();
+    let other = store.create_experiment(experiment("elsewhere")).await.unwrap();
+    for (name, acc, lr, tag) in [("a", Some(0.9), "0.1", "blue"), ("b", Some(0.5), "0.2", "green"), ("c", None, "0.1", "bluish"), ("d", Some(f64::NAN), "0.3", "red")] {
+        let run_id = new_run(&store, id, name).await;
+        let mut batch = LogBatch { params: vec![Tag::new("lr", lr)], tags: vec![Tag::new("color", tag)], ..Default::default() };
+        if let Some(acc) = acc {
+            batch.metrics.push(metric("acc", acc, 1, 0));
+        }
+        store.log_batch(&run_id, batch).await.unwrap();
+    }
+    new_run(&store, other, "x").await;
+    let finished = new_run(&store, id, "e").await;
+    store.update_run(&finished, RunUpdate { status: Some(RunStatus::Finished), ..Default::default() }).await.unwrap();
+
+    let mut names = search(&store, id, "metrics.acc > 0.6", &[]).await;
+    names.sort();
+    assert_eq!(names, vec!["a"]);
+    let mut names = search(&store, id, "metrics.acc != 0.5", &[]).await;
+    names.sort();
+    assert_eq!(names, vec!["a", "d"], "NaN matches != only");
+    let mut names = search(&store, id, "params.lr = '0.1' and tags.color LIKE 'blu%'", &[]).await;
+    names.sort();
+    assert_eq!(names, vec!["a", "c"]);
+    assert_eq!(search(&store, id, "tags.color LIKE 'BLU%'", &[]).await, Vec::<String>::new(), "LIKE is case-sensitive");
+    let mut names = search(&store, id, "tags.color ILIKE 'BLU%'", &[]).await;
+    names.sort();
+    assert_eq!(names, vec!["a", "c"]);
+    assert_eq!(search(&store, id, "attributes.status = 'FINISHED'", &[]).await, vec!["e"]);
+    assert_eq!(search(&store, id, "attributes.run_name = 'b'", &[]).await, vec!["b"]);
+    assert_eq!(search(&store, id, "params.lr IS NULL", &[]).await, vec!["e"]);
+    assert_eq!(search(&store, id, "params.lr = '0.1''; DROP TABLE runs; --'", &[]).await, Vec::<String>::new());
+
+    let by_acc_desc = search(&store, id, "", &["metrics.acc DESC"]).await;
+    assert_eq!(&by_acc_desc[..3], &["a", "b", "d"], "values first, then NaN, then missing");
+    let by_acc_asc = search(&store, id, "", &["metrics.acc ASC"]).await;
+    assert_eq!(&by_acc_asc[..3], &["b", "a", "d"]);
+    assert_eq!(search(&store, id, "", &["params.lr DESC", "attributes.run_name ASC"]).await, vec!["d", "b", "a", "c", "e"]);
+
+    let all_ids: Vec<String> = {
+        let search = RunSearch { experiment_ids: vec![id], max_results: 100, ..Default::default() };
+        store.search_runs(&search).await.unwrap().items.into_iter().map(|r| r.info.run_id).collect()
+    };
+    let filter = format!("attributes.run_id IN ('{}', '{}')", all_ids[0], all_ids[1]);
+    assert_eq!(search(&store, id, &filter, &[]).await.len(), 2);
+
+    let mut page_search = RunSearch { experiment_ids: vec![id, other], max_results: 2, ..Default::default() };
+    let mut seen = 0;
+    loop {
+        let page = store.search_runs(&page_search).await.unwrap();
+        seen += page.items.len();
+        match page.next_page_token {
+            Some(token) => page_search.offset = rivulet_core::page::decode_offset_token(Some(&token)).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 6);
+    store.delete_run(&finished).await.unwrap();
+    let deleted = RunSearch { experiment_ids: vec![id], view_type: ViewType::DeletedOnly, max_results: 10, ..Default::default() };
+    assert_eq!(store.search_runs(&deleted).await.unwrap().items.len(), 1);
+}
+
+async fn dataset_inputs(store: Store) {
+    let id = store.create_experiment(experiment("datasets")).await.unwrap();
+    let run_id = new_run(&store, id, "d").await;
+    let input = DatasetInput {
+        tags: vec![Tag::new("mlflow.data.context", "training")],
+        dataset: Dataset { name: "iris".into(), digest: "abc123".into(), source_type: "local".into(), source: "{}".into(), schema: Some("{}".into()), profile: None },
+    };
+    store.log_inputs(&run_id, vec![input.clone()], vec![]).await.unwrap();
+    store.log_inputs(&run_id, vec![input.clone()], vec![]).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    assert_eq!(run.inputs.dataset_inputs, vec![input]);
+    assert_eq!(search(&store, id, "datasets.name = 'iris'", &[]).await, vec!["d"]);
+    assert_eq!(search(&store, id, "datasets.context = 'training'", &[]).await, vec!["d"]);
+    assert_eq!(search(&store, id, "datasets.context = 'eval'", &[]).await, Vec::<String>::new());
+}
+
+async fn logged_models(store: Store) {
+    let id = store.create_experiment(experiment("models")).await.unwrap();
+    let run_id = new_run(&store, id, "lm").await;
+    let model = store
+        .create_logged_model(NewLoggedModel {
+            experiment_id: id,
+            name: "clf".into(),
+            model_type: None,
+            source_run_id: Some(run_id.clone()),
+            params: vec![Tag::new("depth", "3")],
+            tags: vec![Tag::new("a", "b")],
+        })
+        .await
+        .unwrap();
+    assert!(model.model_id.starts_with("m-"));
+    assert_eq!(model.status, LoggedModelStatus::Pending);
+    assert_eq!(model.artifact_location, format!("mlflow-artifacts:/{id}/models/{}/artifacts", model.model_id));
+    let ready = store.set_logged_model_status(&model.model_id, LoggedModelStatus::Ready).await.unwrap();
+    assert_eq!((ready.status, ready.params.clone(), ready.tags.clone()), (LoggedModelStatus::Ready, vec![Tag::new("depth", "3")], vec![Tag::new("a", "b")]));
+    let search = LoggedModelSearch { experiment_ids: vec![id], name_equals: Some("clf".into()), max_results: 10, offset: 0 };
+    assert_eq!(store.search_logged_models(&search).await.unwrap().items.len(), 1);
+    let none = LoggedModelSearch { name_equals: Some("dir".into()), ..search.clone() };
+    assert!(store.search_logged_models(&none).await.unwrap().items.is_empty());
+    store.delete_logged_model(&model.model_id).await.unwrap();
+    assert_eq!(store.get_logged_model(&model.model_id, false).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_logged_model(&model.model_id, true).await.unwrap().lifecycle_stage, LifecycleStage::Deleted);
+}
+
+async fn concurrent_writes_do_not_fail(store: Store) {
+    let id = store.create_experiment(experiment("concurrent")).await.unwrap();
+    let run_id = new_run(&store, id, "c").await;
+    let mut tasks = Vec::new();
+    for worker in 0..8i64 {
+        let store = store.clone();
+        let run_id = run_id.clone();
+        tasks.push(tokio::spawn(async move {
+            for step in 0..20i64 {
+                let batch = LogBatch { metrics: vec![metric("shared", (worker * 100 + step) as f64, step, step)], ..Default::default() };
+                store.log_batch(&run_id, batch).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let query = MetricHistoryQuery { run_id, metric_key: "shared".into(), max_results: None, offset: 0 };
+    assert_eq!(store.get_metric_history(&query).await.unwrap().unwrap().items.len(), 160);
+}
+
+/// Declares each scenario once per backend.
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let database = super::common::fresh_sqlite();
+                    super::$scenario(super::open(&database.uri).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(database) = super::common::fresh_postgres().await else { return };
+                    super::$scenario(super::open(&database.uri).await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    default_experiment_exists,
+    experiment_lifecycle,
+    search_experiments_filters_orders_and_pages,
+    run_lifecycle_and_updates,
+    params_are_immutable_and_batches_atomic,
+    metrics_latest_nan_infinity_and_history,
+    search_runs_filters_and_orders,
+    dataset_inputs,
+    logged_models,
+    concurrent_writes_do_not_fail,
+);
