@@ -88,7 +88,7 @@ impl Binds {
 /// Shorthand for a fixed list of bound values.
 macro_rules! binds {
     ($($value:expr),* $(,)?) => {
-        vec![$($crate::sql::Bind::from($value)),*]
+        [$($crate::sql::Bind::from($value)),*]
     };
 }
 pub(crate) use binds;

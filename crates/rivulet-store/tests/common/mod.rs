@@ -45,6 +45,10 @@ pub struct FreshPostgres {
 /// A new, empty PostgreSQL database, or `None` when `RIVULET_TEST_POSTGRES_URL` is unset.
 pub async fn fresh_postgres() -> Option<FreshPostgres> {
     let Ok(maintenance_url) = std::env::var(POSTGRES_URL_VAR) else {
+        // CI sets this so that a missing database URL fails loudly instead of passing quietly.
+        if std::env::var("RIVULET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+            panic!("RIVULET_REQUIRE_POSTGRES=1 but {POSTGRES_URL_VAR} is not set");
+        }
         // Straight to stderr, which the test harness does not capture (eprintln! it would), and
         // once per test binary rather than once per test.
         static SAID: std::sync::Once = std::sync::Once::new();

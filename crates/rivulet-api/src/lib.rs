@@ -1,0 +1,72 @@
+//! Rivulet's transports: MLflow's REST API over HTTP, its wire shapes and error mapping.
+//!
+//! Handlers are thin: read the request ([`request::Fields`]), call the core's validation and
+//! one store method, and write the response DTO ([`dto`]). Nothing here runs SQL.
+
+pub mod dto;
+pub mod error;
+mod meta;
+pub mod request;
+mod tracking;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use rivulet_core::store::TrackingStore;
+use rivulet_core::tracking::validation::LongValues;
+
+/// The MLflow release whose API this server implements.
+pub const MLFLOW_COMPATIBLE_VERSION: &str = "3.17.2";
+
+/// Settings the handlers need, resolved once by the binary.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub long_values: LongValues,
+    /// Reported by `/version`; the client reads it to choose features.
+    pub mlflow_version: String,
+    pub server_version: String,
+    /// Largest accepted JSON request body.
+    pub max_request_bytes: usize,
+    /// Mount every route under this prefix (`--static-prefix`), e.g. `/mlflow`.
+    pub static_prefix: Option<String>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            long_values: LongValues::Truncate,
+            mlflow_version: MLFLOW_COMPATIBLE_VERSION.to_string(),
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            max_request_bytes: 64 * 1024 * 1024,
+            static_prefix: None,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub tracking: Arc<dyn TrackingStore>,
+    pub settings: Arc<ApiSettings>,
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let tracking = tracking::routes();
+    let routes = Router::new()
+        .route("/health", get(meta::health))
+        .route("/version", get(meta::version))
+        .route("/api/3.0/mlflow/server-info", get(meta::server_info))
+        .route("/ajax-api/3.0/mlflow/server-info", get(meta::server_info))
+        .nest("/api/2.0/mlflow", tracking.clone())
+        .nest("/ajax-api/2.0/mlflow", tracking)
+        .fallback(meta::not_found)
+        .layer(DefaultBodyLimit::max(state.settings.max_request_bytes));
+    let routes = match state.settings.static_prefix.as_deref() {
+        Some(prefix) if !prefix.is_empty() => Router::new().nest(prefix, routes).fallback(meta::not_found),
+        _ => routes,
+    };
+    routes.with_state(state)
+}

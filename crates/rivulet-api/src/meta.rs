@@ -1,0 +1,42 @@
+//! Server meta endpoints: `/health`, `/version`, `server-info`, and the JSON 404 fallback.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::Json;
+use rivulet_core::ErrorCode;
+
+use crate::error::error_body;
+use crate::AppState;
+
+/// Liveness: the process answers. Database health is the readiness probe's job.
+pub async fn health() -> &'static str {
+    "OK"
+}
+
+/// The MLflow version this server is compatible with; the client gates features on it.
+pub async fn version(State(state): State<AppState>) -> String {
+    state.settings.mlflow_version.clone()
+}
+
+pub async fn server_info(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "store_type": "SqlStore",
+        "workspaces_enabled": false,
+        "trace_archival_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "presigned_upload_run_id_supported": false,
+        "presigned_upload_model_id_supported": false,
+        "features_enabled": { "gateway": false },
+        "server": { "name": "rivulet", "version": state.settings.server_version },
+    }))
+}
+
+/// Unknown routes answer in MLflow's error shape; the client maps a 404 to `ENDPOINT_NOT_FOUND`.
+pub async fn not_found(uri: Uri) -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(error_body(ErrorCode::EndpointNotFound, &format!("No API endpoint at {}", uri.path()))),
+    )
+}

@@ -1,0 +1,214 @@
+//! Server configuration: `mlflow server`'s flags and environment variables, resolved once.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{ArgAction, Args};
+use rivulet_core::tracking::validation::LongValues;
+use rivulet_store::StoreUri;
+
+/// Flags of `rivulet server`, named and defaulted as `mlflow server`'s.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(short = 'h', long, env = "MLFLOW_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port of the HTTP API and UI.
+    #[arg(short, long, env = "MLFLOW_PORT", default_value_t = 5000)]
+    pub port: u16,
+
+    /// Database for experiments, runs and traces: sqlite:///relative.db, sqlite:////absolute.db or
+    /// postgresql://user:password@host:port/database (SQLAlchemy's postgresql+psycopg2:// spelling
+    /// works too). Also read from MLFLOW_BACKEND_STORE_URI, then from MLFLOW_TRACKING_URI when that
+    /// names a database. [default: sqlite:///mlflow.db]
+    #[arg(long)]
+    pub backend_store_uri: Option<String>,
+
+    /// Artifact root of new experiments. [default: mlflow-artifacts:/ when serving artifacts]
+    #[arg(long, env = "MLFLOW_DEFAULT_ARTIFACT_ROOT")]
+    pub default_artifact_root: Option<String>,
+
+    /// Where proxied artifacts (mlflow-artifacts:/ URIs) are stored.
+    #[arg(long, env = "MLFLOW_ARTIFACTS_DESTINATION", default_value = "./mlartifacts")]
+    pub artifacts_destination: String,
+
+    /// Serve artifacts through the server (the mlflow-artifacts:/ proxy); on by default.
+    #[arg(long = "serve-artifacts", env = "MLFLOW_SERVE_ARTIFACTS", action = ArgAction::SetTrue, overrides_with = "no_serve_artifacts")]
+    pub serve_artifacts: bool,
+
+    /// Do not serve artifacts; clients then read and write artifact storage directly.
+    #[arg(long = "no-serve-artifacts", action = ArgAction::SetTrue, overrides_with = "serve_artifacts")]
+    pub no_serve_artifacts: bool,
+
+    /// Extra Host header values to accept, comma-separated (loopback and private addresses are always accepted).
+    #[arg(long, env = "MLFLOW_SERVER_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
+
+    /// Origins allowed to make cross-origin requests, comma-separated.
+    #[arg(long, env = "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS")]
+    pub cors_allowed_origins: Option<String>,
+
+    /// Serve everything under this path prefix, e.g. /mlflow.
+    #[arg(long, env = "MLFLOW_STATIC_PREFIX")]
+    pub static_prefix: Option<String>,
+
+    /// Accepted for compatibility with `mlflow server`; Rivulet is one process using every core.
+    #[arg(short, long, env = "MLFLOW_WORKERS")]
+    pub workers: Option<String>,
+
+    /// Do not create or migrate the database schema at start; only check it (for a migration Job).
+    #[arg(long)]
+    pub no_migrate: bool,
+
+    /// Log format.
+    #[arg(long, env = "RIVULET_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Where the backend store URI came from, for the start-up log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreUriSource {
+    Flag,
+    BackendStoreEnv,
+    TrackingUriEnv,
+    Default,
+}
+
+impl StoreUriSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            StoreUriSource::Flag => "--backend-store-uri",
+            StoreUriSource::BackendStoreEnv => "MLFLOW_BACKEND_STORE_URI",
+            StoreUriSource::TrackingUriEnv => "MLFLOW_TRACKING_URI",
+            StoreUriSource::Default => "default",
+        }
+    }
+}
+
+pub const DEFAULT_BACKEND_STORE_URI: &str = "sqlite:///mlflow.db";
+
+/// Picks the backend store URI in one place: the flag, then `MLFLOW_BACKEND_STORE_URI`, then
+/// `MLFLOW_TRACKING_URI` if it names a database (an http:// value is a client setting and is
+/// ignored), then MLflow's default.
+pub fn resolve_backend_store_uri(
+    flag: Option<&str>,
+    backend_store_env: Option<&str>,
+    tracking_uri_env: Option<&str>,
+) -> (String, StoreUriSource) {
+    let non_empty = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    if let Some(uri) = non_empty(flag) {
+        return (uri, StoreUriSource::Flag);
+    }
+    if let Some(uri) = non_empty(backend_store_env) {
+        return (uri, StoreUriSource::BackendStoreEnv);
+    }
+    if let Some(uri) = non_empty(tracking_uri_env).filter(|uri| StoreUri::parse(uri).is_ok()) {
+        return (uri, StoreUriSource::TrackingUriEnv);
+    }
+    (DEFAULT_BACKEND_STORE_URI.to_string(), StoreUriSource::Default)
+}
+
+/// The effective configuration of a running server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub store_uri: StoreUri,
+    pub store_uri_source: StoreUriSource,
+    pub default_artifact_root: String,
+    pub artifacts_destination: String,
+    pub serve_artifacts: bool,
+    pub static_prefix: Option<String>,
+    pub long_values: LongValues,
+    pub migrate: bool,
+}
+
+fn is_local_path(uri: &str) -> bool {
+    !uri.contains("://") && !uri.contains(":/")
+}
+
+fn absolute(path: &str) -> anyhow::Result<String> {
+    let path = Path::new(path);
+    let absolute: PathBuf = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().context("reading the working directory")?.join(path)
+    };
+    Ok(absolute.to_string_lossy().into_owned())
+}
+
+pub fn validate_static_prefix(prefix: &str) -> anyhow::Result<()> {
+    if !prefix.starts_with('/') {
+        bail!("--static-prefix must begin with a '/' (got '{prefix}')");
+    }
+    if prefix.ends_with('/') {
+        bail!("--static-prefix must not end with a '/' (got '{prefix}')");
+    }
+    if prefix.contains(['{', '}']) {
+        bail!("--static-prefix must not contain '{{' or '}}' (got '{prefix}')");
+    }
+    Ok(())
+}
+
+impl ServerConfig {
+    /// Resolves flags and the environment into the configuration, with errors that say what to change.
+    pub fn resolve(args: &ServerArgs, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<ServerConfig> {
+        let (uri, source) = resolve_backend_store_uri(
+            args.backend_store_uri.as_deref(),
+            env("MLFLOW_BACKEND_STORE_URI").as_deref(),
+            env("MLFLOW_TRACKING_URI").as_deref(),
+        );
+        let store_uri = StoreUri::parse(&uri).map_err(|message| anyhow::anyhow!("{message} (from {})", source.describe()))?;
+        let serve_artifacts = !args.no_serve_artifacts;
+        let default_artifact_root = match args.default_artifact_root.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            Some(root) if is_local_path(root) => absolute(root)?,
+            Some(root) => root.to_string(),
+            None if serve_artifacts => "mlflow-artifacts:/".to_string(),
+            None => absolute("./mlruns")?,
+        };
+        if let Some(prefix) = &args.static_prefix {
+            validate_static_prefix(prefix)?;
+        }
+        let long_values = match env("MLFLOW_TRUNCATE_LONG_VALUES").map(|v| v.to_ascii_lowercase()) {
+            Some(v) if v == "false" || v == "0" => LongValues::Reject,
+            _ => LongValues::Truncate,
+        };
+        Ok(ServerConfig {
+            host: args.host.clone(),
+            port: args.port,
+            store_uri,
+            store_uri_source: source,
+            default_artifact_root,
+            artifacts_destination: args.artifacts_destination.clone(),
+            serve_artifacts,
+            static_prefix: args.static_prefix.clone().filter(|p| !p.is_empty()),
+            long_values,
+            migrate: !args.no_migrate,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_uri_precedence() {
+        assert_eq!(resolve_backend_store_uri(Some("sqlite:///a.db"), Some("sqlite:///b.db"), None).1, StoreUriSource::Flag);
+        assert_eq!(resolve_backend_store_uri(None, Some("sqlite:///b.db"), Some("sqlite:///c.db")).0, "sqlite:///b.db");
+        let (uri, source) = resolve_backend_store_uri(None, None, Some("postgresql://u:p@db/mlflow"));
+        assert_eq!((uri.as_str(), source), ("postgresql://u:p@db/mlflow", StoreUriSource::TrackingUriEnv));
+        // An http tracking URI is where clients find a server, not a database.
+        assert_eq!(resolve_backend_store_uri(None, None, Some("http://mlflow:5000")).1, StoreUriSource::Default);
+        assert_eq!(resolve_backend_store_uri(None, Some("  "), None).0, DEFAULT_BACKEND_STORE_URI);
+    }
+
+    #[test]
+    fn static_prefix_rules() {
+        validate_static_prefix("/mlflow").unwrap();
+        assert!(validate_static_prefix("mlflow").is_err());
+        assert!(validate_static_prefix("/mlflow/").is_err());
+        assert!(validate_static_prefix("/{x}").is_err());
+    }
+}
