@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit and integration tests, then the real `mlflow` client against a
+# running server. PostgreSQL parts run when RIVULET_TEST_POSTGRES_URL is set
+# (e.g. postgresql://postgres@127.0.0.1:5432/postgres); RIVULET_REQUIRE_POSTGRES=1 makes their
+# absence a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+echo "== mlflow client compatibility suite"
+cargo build --release -p rivulet
+RIVULET_BIN="$PWD/target/release/rivulet" tests/compat/run.sh
