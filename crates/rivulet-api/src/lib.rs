@@ -6,15 +6,16 @@
 pub mod dto;
 pub mod error;
 mod meta;
+pub mod otlp;
 pub mod request;
 mod tracking;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use rivulet_core::store::TrackingStore;
+use rivulet_core::store::{TraceStore, TrackingStore};
 use rivulet_core::tracking::validation::LongValues;
 
 /// The MLflow release whose API this server implements.
@@ -31,6 +32,8 @@ pub struct ApiSettings {
     pub max_request_bytes: usize,
     /// Mount every route under this prefix (`--static-prefix`), e.g. `/mlflow`.
     pub static_prefix: Option<String>,
+    /// Size and shape limits of OTLP export requests.
+    pub otlp_limits: otlp::decode::DecodeLimits,
 }
 
 impl Default for ApiSettings {
@@ -41,6 +44,7 @@ impl Default for ApiSettings {
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             max_request_bytes: 64 * 1024 * 1024,
             static_prefix: None,
+            otlp_limits: otlp::decode::DecodeLimits::default(),
         }
     }
 }
@@ -49,6 +53,9 @@ impl Default for ApiSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub tracking: Arc<dyn TrackingStore>,
+    pub traces: Arc<dyn TraceStore>,
+    /// Where OTLP exports without an experiment id go.
+    pub trace_experiments: Arc<otlp::TraceExperiments>,
     pub settings: Arc<ApiSettings>,
 }
 
@@ -60,6 +67,10 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(meta::version))
         .route("/api/3.0/mlflow/server-info", get(meta::server_info))
         .route("/ajax-api/3.0/mlflow/server-info", get(meta::server_info))
+        .route(
+            "/v1/traces",
+            post(otlp::export_traces).layer(DefaultBodyLimit::max(state.settings.otlp_limits.max_body_bytes)),
+        )
         .nest("/api/2.0/mlflow", tracking.clone())
         .nest("/ajax-api/2.0/mlflow", tracking)
         .fallback(meta::not_found)

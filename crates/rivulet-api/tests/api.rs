@@ -20,7 +20,12 @@ async fn api_with(settings: ApiSettings) -> TestApi {
     let dir = tempfile::tempdir().unwrap();
     let uri = StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) };
     let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
-    let state = AppState { tracking: Arc::new(store), settings: Arc::new(settings) };
+    let state = AppState {
+        tracking: Arc::new(store.clone()),
+        traces: Arc::new(store),
+        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(None)),
+        settings: Arc::new(settings),
+    };
     TestApi { router: rivulet_api::router(state), _dir: dir }
 }
 

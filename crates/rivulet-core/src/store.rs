@@ -103,3 +103,44 @@ pub trait TrackingStore: Send + Sync + 'static {
     /// A cheap query proving the database answers (readiness).
     async fn ping(&self) -> Result<()>;
 }
+
+/// A parsed `traces/search` request.
+#[derive(Debug, Clone, Default)]
+pub struct TraceSearch {
+    pub experiment_ids: Vec<i64>,
+    pub filter: Vec<crate::search::TraceClause>,
+    pub order_by: Vec<crate::search::TraceOrderBy>,
+    pub max_results: usize,
+    pub offset: u64,
+}
+
+/// Which traces `delete-traces` removes.
+#[derive(Debug, Clone)]
+pub enum TraceDeletion {
+    /// These trace ids (within the experiment).
+    Ids(Vec<String>),
+    /// The oldest traces up to this timestamp, at most `max_traces` of them.
+    OlderThan { max_timestamp_ms: i64, max_traces: Option<usize> },
+}
+
+#[async_trait]
+pub trait TraceStore: Send + Sync + 'static {
+    /// Stores the spans of one export request; returns after they are durably committed.
+    /// Spans of a trace may come over many calls, in any order, or twice.
+    async fn ingest_spans(&self, batch: crate::traces::model::SpanBatch) -> Result<()>;
+    /// StartTraceV3: creates or completes a trace's info from the client's summary.
+    async fn start_trace(&self, info: crate::traces::model::TraceInfo) -> Result<crate::traces::model::TraceInfo>;
+    async fn get_trace_info(&self, trace_id: &str) -> Result<crate::traces::model::TraceInfo>;
+    async fn get_trace_infos(&self, trace_ids: &[String]) -> Result<Vec<crate::traces::model::TraceInfo>>;
+    /// Stored spans of a trace: roots first, then by start time.
+    async fn get_spans(&self, trace_id: &str) -> Result<Vec<crate::traces::model::StoredSpan>>;
+    async fn search_traces(&self, search: &TraceSearch) -> Result<Page<crate::traces::model::TraceInfo>>;
+    async fn delete_traces(&self, experiment_id: i64, deletion: TraceDeletion) -> Result<usize>;
+    async fn set_trace_tag(&self, trace_id: &str, key: &str, value: &str) -> Result<()>;
+    async fn delete_trace_tag(&self, trace_id: &str, key: &str) -> Result<()>;
+    async fn link_traces_to_run(&self, trace_ids: &[String], run_id: &str) -> Result<()>;
+    async fn create_assessment(&self, assessment: crate::traces::model::Assessment) -> Result<crate::traces::model::Assessment>;
+    async fn get_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<crate::traces::model::Assessment>;
+    async fn update_assessment(&self, assessment: crate::traces::model::Assessment) -> Result<crate::traces::model::Assessment>;
+    async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()>;
+}

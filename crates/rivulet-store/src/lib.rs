@@ -9,7 +9,8 @@ pub mod dialect;
 mod error;
 mod sql;
 pub mod schema;
-mod tracking;
+mod traces;
+pub(crate) mod tracking;
 pub mod uri;
 
 use std::str::FromStr;
@@ -82,6 +83,9 @@ impl Default for StoreSettings {
 pub struct Store {
     pools: Pools,
     settings: StoreSettings,
+    /// Feeds the span-ingest writer; `None` in the writer's own copy, so that dropping every
+    /// other copy closes the queue and stops the writer.
+    ingest: Option<traces::ingest::IngestSender>,
 }
 
 impl Store {
@@ -99,7 +103,8 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(20))
-                    .pragma("case_sensitive_like", "true");
+                    .pragma("case_sensitive_like", "true")
+                    .with_regexp();
                 // An in-memory database exists once per connection: one connection serves all.
                 let read_connections = if path.is_none() { 1 } else { settings.max_connections.max(1) };
                 let write = SqlitePoolOptions::new()
@@ -136,7 +141,13 @@ impl Store {
         } else {
             schema::check(&pools).await?;
         }
-        Ok(Store { pools, settings })
+        let mut store = Store { pools, settings, ingest: None };
+        store.ingest = Some(traces::ingest::spawn_writer(store.clone()));
+        Ok(store)
+    }
+
+    pub(crate) fn ingest_sender(&self) -> Option<&traces::ingest::IngestSender> {
+        self.ingest.as_ref()
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -15,6 +15,7 @@ pub(crate) enum Bind {
     Int(i64),
     OptInt(Option<i64>),
     Float(f64),
+    OptFloat(Option<f64>),
     Text(String),
     OptText(Option<String>),
     Bool(bool),
@@ -101,6 +102,7 @@ macro_rules! bind_all {
                 Bind::Int(v) => query.bind(*v),
                 Bind::OptInt(v) => query.bind(*v),
                 Bind::Float(v) => query.bind(*v),
+                Bind::OptFloat(v) => query.bind(*v),
                 Bind::Text(v) => query.bind(v.as_str()),
                 Bind::OptText(v) => query.bind(v.as_deref()),
                 Bind::Bool(v) => query.bind(*v),
@@ -143,17 +145,26 @@ impl DbRow {
         match self {
             DbRow::Sqlite(row) => row.try_get(column),
             DbRow::Postgres(row) => {
-                let is_int4 = row
+                let type_name = row
                     .columns()
                     .iter()
                     .find(|c| c.name() == column)
-                    .is_some_and(|c| matches!(c.type_info().name(), "INT4" | "INT2"));
-                if is_int4 {
-                    row.try_get::<Option<i32>, _>(column).map(|v| v.map(i64::from))
-                } else {
-                    row.try_get(column)
+                    .map(|c| c.type_info().name().to_string())
+                    .unwrap_or_default();
+                match type_name.as_str() {
+                    "INT4" => row.try_get::<Option<i32>, _>(column).map(|v| v.map(i64::from)),
+                    "INT2" => row.try_get::<Option<i16>, _>(column).map(|v| v.map(i64::from)),
+                    _ => row.try_get(column),
                 }
             }
+        }
+        .map_err(|e| decode_error(column, e))
+    }
+
+    pub fn opt_float(&self, column: &str) -> Result<Option<f64>> {
+        match self {
+            DbRow::Sqlite(row) => row.try_get::<Option<f64>, _>(column),
+            DbRow::Postgres(row) => row.try_get::<Option<f64>, _>(column),
         }
         .map_err(|e| decode_error(column, e))
     }

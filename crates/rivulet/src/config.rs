@@ -57,6 +57,19 @@ pub struct ServerArgs {
     #[arg(short, long, env = "MLFLOW_WORKERS")]
     pub workers: Option<String>,
 
+    /// Experiment for OTLP exports that name none (no x-mlflow-experiment-id or
+    /// x-mlflow-experiment-name header); created on first use. Without it such exports are refused.
+    #[arg(long, env = "RIVULET_DEFAULT_TRACE_EXPERIMENT")]
+    pub default_trace_experiment: Option<String>,
+
+    /// Port of the OTLP/gRPC trace receiver; 0 disables it.
+    #[arg(long, env = "RIVULET_OTLP_GRPC_PORT", default_value_t = 4317)]
+    pub otlp_grpc_port: u16,
+
+    /// Largest OTLP export body after decompression, in MiB.
+    #[arg(long, env = "RIVULET_OTLP_MAX_BODY_MIB", default_value_t = 64)]
+    pub otlp_max_body_mib: usize,
+
     /// Do not create or migrate the database schema at start; only check it (for a migration Job).
     #[arg(long)]
     pub no_migrate: bool,
@@ -122,6 +135,9 @@ pub struct ServerConfig {
     pub static_prefix: Option<String>,
     pub long_values: LongValues,
     pub migrate: bool,
+    pub default_trace_experiment: Option<String>,
+    pub otlp_grpc_port: u16,
+    pub otlp_max_body_bytes: usize,
 }
 
 fn is_local_path(uri: &str) -> bool {
@@ -185,6 +201,9 @@ impl ServerConfig {
             static_prefix: args.static_prefix.clone().filter(|p| !p.is_empty()),
             long_values,
             migrate: !args.no_migrate,
+            default_trace_experiment: args.default_trace_experiment.clone().filter(|n| !n.trim().is_empty()),
+            otlp_grpc_port: args.otlp_grpc_port,
+            otlp_max_body_bytes: args.otlp_max_body_mib.max(1) * 1024 * 1024,
         })
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::{ServerArgs, ServerConfig};
+use rivulet_api::otlp::TraceExperiments;
 use rivulet_api::{ApiSettings, AppState};
 use rivulet_store::{Store, StoreSettings};
 use tracing_subscriber::EnvFilter;
@@ -56,6 +57,8 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         serve_artifacts = config.serve_artifacts,
         static_prefix = config.static_prefix.as_deref().unwrap_or(""),
         migrate = config.migrate,
+        default_trace_experiment = config.default_trace_experiment.as_deref().unwrap_or(""),
+        otlp_grpc_port = config.otlp_grpc_port,
         "starting rivulet {}",
         env!("CARGO_PKG_VERSION")
     );
@@ -66,21 +69,62 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         ..StoreSettings::default()
     };
     let store = Store::open(&config.store_uri, store_settings).await?;
+    let mut settings = ApiSettings {
+        long_values: config.long_values,
+        static_prefix: config.static_prefix.clone(),
+        ..ApiSettings::default()
+    };
+    settings.otlp_limits.max_body_bytes = config.otlp_max_body_bytes;
     let state = AppState {
         tracking: Arc::new(store.clone()),
-        settings: Arc::new(ApiSettings {
-            long_values: config.long_values,
-            static_prefix: config.static_prefix.clone(),
-            ..ApiSettings::default()
-        }),
+        traces: Arc::new(store.clone()),
+        trace_experiments: Arc::new(TraceExperiments::new(config.default_trace_experiment.clone())),
+        settings: Arc::new(settings),
     };
-    let app = rivulet_api::router(state);
     let address = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("cannot listen on {address}; is another server using the port? (--host/--port)"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let grpc = if config.otlp_grpc_port == 0 {
+        None
+    } else {
+        let grpc_address: std::net::SocketAddr = format!("{}:{}", config.host, config.otlp_grpc_port)
+            .parse()
+            .or_else(|_| format!("[{}]:{}", config.host, config.otlp_grpc_port).parse())
+            .with_context(|| format!("--host {} is not an IP address the gRPC receiver can bind", config.host))?;
+        let grpc_listener = tokio::net::TcpListener::bind(grpc_address)
+            .await
+            .with_context(|| format!("cannot listen on {grpc_address} for OTLP/gRPC; change --otlp-grpc-port or set it to 0"))?;
+        tracing::info!("OTLP/gRPC receiver on {}", grpc_listener.local_addr()?);
+        let service = rivulet_api::otlp::grpc::trace_service(state.clone());
+        let mut stop = stop.clone();
+        Some(tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                })
+                .await
+        }))
+    };
+    let app = rivulet_api::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_sender.send(true);
+        })
+        .await?;
+    if let Some(grpc) = grpc {
+        match grpc.await {
+            Ok(Err(error)) => tracing::warn!(%error, "OTLP/gRPC receiver stopped with an error"),
+            Err(error) => tracing::warn!(%error, "OTLP/gRPC receiver task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

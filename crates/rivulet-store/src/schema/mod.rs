@@ -52,17 +52,31 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "index runs by experiment and start time for search_runs",
-    sql: include_str!("rivulet/0001_runs_experiment_id_start_time.sqlite.sql"),
-}];
+const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "index runs by experiment and start time for search_runs",
+        sql: include_str!("rivulet/0001_runs_experiment_id_start_time.sqlite.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "per-trace roll-up state kept between ingest batches",
+        sql: include_str!("rivulet/0002_trace_rollups.sqlite.sql"),
+    },
+];
 
-const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "index runs by experiment and start time for search_runs",
-    sql: include_str!("rivulet/0001_runs_experiment_id_start_time.postgres.sql"),
-}];
+const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "index runs by experiment and start time for search_runs",
+        sql: include_str!("rivulet/0001_runs_experiment_id_start_time.postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "per-trace roll-up state kept between ingest batches",
+        sql: include_str!("rivulet/0002_trace_rollups.postgres.sql"),
+    },
+];
 
 /// Key of the transaction-scoped advisory lock that serialises schema preparation across
 /// replicas. Any fixed number would do; this one spells "rivulet" so it is recognisable in

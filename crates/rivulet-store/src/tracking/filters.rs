@@ -30,7 +30,7 @@ fn operator(comparator: Comparator) -> &'static str {
 }
 
 /// `column <op> value` for a scalar or list comparison; `IS [NOT] NULL` is handled by callers.
-fn compare(dialect: Dialect, column: &str, comparator: Comparator, value: &FilterValue, binds: &mut Binds) -> String {
+pub(crate) fn compare(dialect: Dialect, column: &str, comparator: Comparator, value: &FilterValue, binds: &mut Binds) -> String {
     match (comparator, value) {
         (Comparator::In | Comparator::NotIn, FilterValue::TextList(items)) => {
             format!("{column} {} ({})", operator(comparator), binds.push_list(items.iter().map(String::as_str)))

@@ -2,7 +2,7 @@
 //! models, implementing [`rivulet_core::store::TrackingStore`] for both databases.
 
 mod experiments;
-mod filters;
+pub(crate) mod filters;
 mod logging;
 mod metrics;
 mod models;

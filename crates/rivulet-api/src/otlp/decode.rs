@@ -1,0 +1,341 @@
+//! OTLP request bodies: content types, bounded decompression, protobuf and JSON decoding, and
+//! conversion of OTLP spans into the domain's spans with per-span validation.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as OtlpValue;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use prost::Message;
+use rivulet_core::traces::conventions::sanitize_attribute;
+use rivulet_core::traces::{hex_id, mlflow_trace_id, Span, SpanEvent, SpanLink, StatusCode};
+use serde_json::{Map, Value};
+
+/// The two OTLP/HTTP encodings; a response uses the request's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// A request-level OTLP failure: an HTTP status and a message for `google.rpc.Status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl OtlpError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        OtlpError { status: 400, message: message.into() }
+    }
+}
+
+/// Limits applied to every export request.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    /// Largest body after decompression (the OTLP spec's default is 64 MiB).
+    pub max_body_bytes: usize,
+    /// Largest single attribute value, in bytes of its text.
+    pub max_attribute_bytes: usize,
+    /// Deepest nesting of array/kvlist attribute values.
+    pub max_value_depth: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits { max_body_bytes: 64 * 1024 * 1024, max_attribute_bytes: 4 * 1024 * 1024, max_value_depth: 32 }
+    }
+}
+
+/// Picks the encoding from `Content-Type` (parameters ignored).
+pub fn encoding_of(content_type: Option<&str>) -> Result<Encoding, OtlpError> {
+    let mime = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
+        "application/json" => Ok(Encoding::Json),
+        "" => Err(OtlpError { status: 415, message: "Content-Type is missing: send application/x-protobuf or application/json".into() }),
+        other => Err(OtlpError {
+            status: 415,
+            message: format!("unsupported Content-Type '{other}': send application/x-protobuf or application/json"),
+        }),
+    }
+}
+
+/// Reads at most `limit` bytes from a decoder; one byte more means the body is too large, which
+/// is found without ever holding more than `limit + 1` bytes (a gzip bomb stops here).
+fn read_bounded(mut reader: impl Read, limit: usize, what: &str) -> Result<Vec<u8>, OtlpError> {
+    let mut out = Vec::new();
+    let read = (&mut reader).take(limit as u64 + 1).read_to_end(&mut out);
+    match read {
+        Ok(_) if out.len() > limit => Err(OtlpError {
+            status: 413,
+            message: format!("request body exceeds {limit} bytes after decompression"),
+        }),
+        Ok(_) => Ok(out),
+        Err(error) => Err(OtlpError::bad_request(format!("cannot decompress the {what} body: {error}"))),
+    }
+}
+
+/// Undoes `Content-Encoding`: gzip, deflate (zlib or raw), identity or none.
+pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> Result<Vec<u8>, OtlpError> {
+    let encoding = content_encoding.unwrap_or_default().trim().to_ascii_lowercase();
+    match encoding.as_str() {
+        "" | "identity" | "none" => {
+            if body.len() > limit {
+                return Err(OtlpError { status: 413, message: format!("request body exceeds {limit} bytes") });
+            }
+            Ok(body.to_vec())
+        }
+        "gzip" | "x-gzip" => read_bounded(flate2::read::GzDecoder::new(body), limit, "gzip"),
+        "deflate" => match read_bounded(flate2::read::ZlibDecoder::new(body), limit, "deflate") {
+            Ok(bytes) => Ok(bytes),
+            Err(error) if error.status == 413 => Err(error),
+            Err(_) => read_bounded(flate2::read::DeflateDecoder::new(body), limit, "deflate"),
+        },
+        other => Err(OtlpError {
+            status: 415,
+            message: format!("unsupported Content-Encoding '{other}': send gzip, deflate or no encoding"),
+        }),
+    }
+}
+
+/// Decodes an `ExportTraceServiceRequest` in either encoding.
+pub fn decode_request(bytes: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, OtlpError> {
+    match encoding {
+        Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes)
+            .map_err(|error| OtlpError::bad_request(format!("invalid OTLP protobuf: {error}"))),
+        Encoding::Json => {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(ExportTraceServiceRequest::default());
+            }
+            serde_json::from_slice(bytes).map_err(|error| OtlpError::bad_request(format!("invalid OTLP JSON: {error}")))
+        }
+    }
+}
+
+/// Spans of a request that passed validation, and why the others did not.
+#[derive(Debug, Default)]
+pub struct ConvertedSpans {
+    pub spans: Vec<Span>,
+    /// Resource attributes per MLflow trace id, as MLflow turns them into trace tags.
+    pub resource_tags: BTreeMap<String, Vec<(String, String)>>,
+    pub rejected: Vec<String>,
+}
+
+const MAX_TIMESTAMP_NANOS: u64 = 7_258_118_400_000_000_000; // 2200-01-01
+
+fn value_text_len(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len(),
+        other => other.to_string().len(),
+    }
+}
+
+/// An OTLP AnyValue as a JSON value; strings holding JSON are decoded one layer (MLflow's
+/// sanitize step), so `input.value = '{"q":1}'` is stored as the object.
+fn any_value(value: &AnyValue, depth: usize, limits: &DecodeLimits) -> Result<Value, String> {
+    if depth > limits.max_value_depth {
+        return Err(format!("attribute value nested deeper than {} levels", limits.max_value_depth));
+    }
+    Ok(match &value.value {
+        // A string-table index only means something inside OTLP profiles; spans never use it.
+        None | Some(OtlpValue::StringValueStrindex(_)) => Value::Null,
+        Some(OtlpValue::StringValue(s)) => sanitize_attribute(Value::String(s.clone())),
+        Some(OtlpValue::BoolValue(b)) => Value::Bool(*b),
+        Some(OtlpValue::IntValue(i)) => Value::from(*i),
+        Some(OtlpValue::DoubleValue(d)) => serde_json::Number::from_f64(*d).map_or_else(|| Value::String(d.to_string()), Value::Number),
+        Some(OtlpValue::BytesValue(bytes)) => {
+            use base64::Engine;
+            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        Some(OtlpValue::ArrayValue(array)) => {
+            Value::Array(array.values.iter().map(|v| any_value(v, depth + 1, limits)).collect::<Result<_, _>>()?)
+        }
+        Some(OtlpValue::KvlistValue(list)) => Value::Object(key_values(&list.values, depth + 1, limits)?),
+    })
+}
+
+fn key_values(values: &[KeyValue], depth: usize, limits: &DecodeLimits) -> Result<Map<String, Value>, String> {
+    let mut map = Map::with_capacity(values.len());
+    for kv in values {
+        let value = match &kv.value {
+            Some(v) => any_value(v, depth, limits)?,
+            None => Value::Null,
+        };
+        if value_text_len(&value) > limits.max_attribute_bytes {
+            return Err(format!(
+                "attribute '{}' is larger than {} bytes",
+                kv.key.chars().take(100).collect::<String>(),
+                limits.max_attribute_bytes
+            ));
+        }
+        map.insert(kv.key.clone(), value);
+    }
+    Ok(map)
+}
+
+fn fixed_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
+    let id: [u8; N] = bytes.try_into().map_err(|_| format!("{what} must be {N} bytes, got {}", bytes.len()))?;
+    if id.iter().all(|b| *b == 0) {
+        return Err(format!("{what} is all zeros"));
+    }
+    Ok(id)
+}
+
+fn attribute_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => rivulet_core::traces::json::python_dumps(other),
+    }
+}
+
+/// Converts and validates every span of a request. A span with a bad id, an impossible
+/// timestamp or an oversized or over-deep attribute is rejected on its own, with the reason.
+pub fn convert_request(request: &ExportTraceServiceRequest, limits: &DecodeLimits) -> ConvertedSpans {
+    let mut converted = ConvertedSpans::default();
+    for resource_spans in &request.resource_spans {
+        let resource = match resource_spans.resource.as_ref().map(|r| key_values(&r.attributes, 0, limits)).transpose() {
+            Ok(resource) => resource.unwrap_or_default(),
+            Err(reason) => {
+                let n: usize = resource_spans.scope_spans.iter().map(|s| s.spans.len()).sum();
+                converted.rejected.extend(std::iter::repeat_n(format!("resource: {reason}"), n));
+                continue;
+            }
+        };
+        let service_name = resource.get("service.name").map(attribute_text);
+        let resource_tags: Vec<(String, String)> = resource.iter().map(|(k, v)| (k.clone(), attribute_text(v))).collect();
+        for scope_spans in &resource_spans.scope_spans {
+            for otlp in &scope_spans.spans {
+                match convert_span(otlp, limits, service_name.clone()) {
+                    Ok(span) => {
+                        if !resource_tags.is_empty() {
+                            let tags = converted.resource_tags.entry(mlflow_trace_id(&span.trace_id)).or_default();
+                            if tags.is_empty() {
+                                tags.extend(resource_tags.iter().cloned());
+                            }
+                        }
+                        converted.spans.push(span);
+                    }
+                    Err(reason) => {
+                        let label = if otlp.span_id.len() == 8 { hex_id(&otlp.span_id) } else { format!("#{}", converted.rejected.len()) };
+                        converted.rejected.push(format!("span {label}: {reason}"));
+                    }
+                }
+            }
+        }
+    }
+    converted
+}
+
+fn convert_span(
+    otlp: &opentelemetry_proto::tonic::trace::v1::Span,
+    limits: &DecodeLimits,
+    service_name: Option<String>,
+) -> Result<Span, String> {
+    let trace_id = fixed_id::<16>(&otlp.trace_id, "trace_id")?;
+    let span_id = fixed_id::<8>(&otlp.span_id, "span_id")?;
+    let parent_span_id = if otlp.parent_span_id.is_empty() || otlp.parent_span_id.iter().all(|b| *b == 0) {
+        None
+    } else {
+        Some(fixed_id::<8>(&otlp.parent_span_id, "parent_span_id")?)
+    };
+    let start = otlp.start_time_unix_nano;
+    let end = otlp.end_time_unix_nano;
+    if start == 0 || start > MAX_TIMESTAMP_NANOS {
+        return Err(format!("start_time_unix_nano {start} is not a plausible time"));
+    }
+    if end != 0 && (end < start || end > MAX_TIMESTAMP_NANOS) {
+        return Err(format!("end_time_unix_nano {end} is before the start or not a plausible time"));
+    }
+    let attributes = key_values(&otlp.attributes, 0, limits)?;
+    let events = otlp
+        .events
+        .iter()
+        .map(|event| {
+            Ok(SpanEvent { name: event.name.clone(), time_unix_nano: event.time_unix_nano, attributes: raw_key_values(&event.attributes, limits)? })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let links = otlp
+        .links
+        .iter()
+        .filter_map(|link| {
+            let trace_id: [u8; 16] = link.trace_id.as_slice().try_into().ok()?;
+            let span_id: [u8; 8] = link.span_id.as_slice().try_into().ok()?;
+            Some(raw_key_values(&link.attributes, limits).map(|attributes| SpanLink { trace_id, span_id, attributes }))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let status = otlp.status.as_ref();
+    Ok(Span {
+        trace_id,
+        span_id,
+        parent_span_id,
+        name: otlp.name.clone(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        status_code: StatusCode::from_otlp(status.map_or(0, |s| s.code)),
+        status_message: status.map(|s| s.message.clone()).unwrap_or_default(),
+        attributes,
+        events,
+        links,
+        service_name,
+    })
+}
+
+/// Event and link attributes stay native (MLflow does not decode JSON strings there).
+fn raw_key_values(values: &[KeyValue], limits: &DecodeLimits) -> Result<Map<String, Value>, String> {
+    let mut map = key_values(values, 0, limits)?;
+    for (kv, (_, value)) in values.iter().zip(map.iter_mut()) {
+        if let Some(AnyValue { value: Some(OtlpValue::StringValue(s)) }) = &kv.value {
+            *value = Value::String(s.clone());
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn encodings_and_types() {
+        assert_eq!(encoding_of(Some("application/x-protobuf")).unwrap(), Encoding::Protobuf);
+        assert_eq!(encoding_of(Some("application/json; charset=utf-8")).unwrap(), Encoding::Json);
+        assert_eq!(encoding_of(Some("text/plain")).unwrap_err().status, 415);
+        assert_eq!(encoding_of(None).unwrap_err().status, 415);
+    }
+
+    #[test]
+    fn gzip_bomb_is_stopped_at_the_limit() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&vec![0u8; 50 * 1024 * 1024]).unwrap();
+        let bomb = encoder.finish().unwrap();
+        assert!(bomb.len() < 100 * 1024);
+        let error = decompress(&bomb, Some("gzip"), 1024 * 1024).unwrap_err();
+        assert_eq!(error.status, 413);
+        let error = decompress(b"not gzip", Some("gzip"), 1024).unwrap_err();
+        assert_eq!(error.status, 400);
+        assert_eq!(decompress(b"abc", Some("zstd"), 1024).unwrap_err().status, 415);
+    }
+
+    #[test]
+    fn deflate_accepts_zlib_and_raw() {
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        zlib.write_all(b"hello").unwrap();
+        assert_eq!(decompress(&zlib.finish().unwrap(), Some("deflate"), 100).unwrap(), b"hello");
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        raw.write_all(b"hello").unwrap();
+        assert_eq!(decompress(&raw.finish().unwrap(), Some("DEFLATE"), 100).unwrap(), b"hello");
+    }
+}

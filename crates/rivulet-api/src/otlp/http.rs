@@ -1,0 +1,101 @@
+//! `POST /v1/traces`: OTLP/HTTP with protobuf or JSON, gzip or deflate; answers in the
+//! request's encoding, errors as `google.rpc.Status`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+
+use super::decode::{decode_request, decompress, encoding_of, Encoding, OtlpError};
+use super::experiment::{ExperimentSelector, EXPERIMENT_ID_HEADER, EXPERIMENT_NAME_HEADER, RUN_ID_HEADER};
+use super::{ingest_export, ExportError, ExportTarget};
+use crate::AppState;
+
+/// `google.rpc.Status`, the body of OTLP error responses.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// gRPC code names for an HTTP status, as `google.rpc.Status.code` carries them.
+fn rpc_code(status: u16) -> i32 {
+    match status {
+        400 | 415 => 3,  // INVALID_ARGUMENT
+        401 => 16,       // UNAUTHENTICATED
+        403 => 7,        // PERMISSION_DENIED
+        404 => 5,        // NOT_FOUND
+        413 | 429 => 8,  // RESOURCE_EXHAUSTED
+        503 => 14,       // UNAVAILABLE
+        _ => 13,         // INTERNAL
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn error_response(encoding: Encoding, status: u16, message: &str) -> Response {
+    let status_code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    if status >= 500 {
+        tracing::warn!(status, message, "OTLP export failed");
+    } else {
+        tracing::info!(status, message, "OTLP export refused");
+    }
+    let rpc = RpcStatus { code: rpc_code(status), message: message.to_string() };
+    let body = match encoding {
+        Encoding::Protobuf => rpc.encode_to_vec(),
+        Encoding::Json => serde_json::json!({"code": rpc.code, "message": rpc.message}).to_string().into_bytes(),
+    };
+    let mut response = (status_code, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
+    if status == 503 || status == 429 {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    response
+}
+
+pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = header_text(&headers, header::CONTENT_TYPE.as_str());
+    let encoding = match encoding_of(content_type.as_deref()) {
+        Ok(encoding) => encoding,
+        Err(error) => return error_response(Encoding::Json, error.status, &error.message),
+    };
+    let limits = state.settings.otlp_limits;
+    let decoded = decompress(&body, header_text(&headers, header::CONTENT_ENCODING.as_str()).as_deref(), limits.max_body_bytes)
+        .and_then(|bytes| decode_request(&bytes, encoding));
+    drop(body);
+    let request = match decoded {
+        Ok(request) => request,
+        Err(OtlpError { status, message }) => return error_response(encoding, status, &message),
+    };
+    let target = ExportTarget {
+        selector: ExperimentSelector {
+            experiment_id: header_text(&headers, EXPERIMENT_ID_HEADER),
+            experiment_name: header_text(&headers, EXPERIMENT_NAME_HEADER),
+        },
+        run_id: header_text(&headers, RUN_ID_HEADER).filter(|r| !r.is_empty()),
+    };
+    match ingest_export(&state, &target, &request, &limits).await {
+        Ok(outcome) => {
+            let response = ExportTraceServiceResponse { partial_success: outcome.partial_success() };
+            let body = match encoding {
+                Encoding::Protobuf => response.encode_to_vec(),
+                // An unset partial_success is omitted, not written as null.
+                Encoding::Json => match &response.partial_success {
+                    None => b"{}".to_vec(),
+                    Some(_) => serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec()),
+                },
+            };
+            let mut http = (StatusCode::OK, body).into_response();
+            http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
+            http
+        }
+        Err(ExportError::Rejected(message)) => error_response(encoding, 400, &message),
+        Err(ExportError::Core(error)) => error_response(encoding, error.code.http_status(), &error.message),
+    }
+}

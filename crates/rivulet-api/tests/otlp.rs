@@ -1,0 +1,298 @@
+//! OTLP ingest end to end through the router and the gRPC service, on a real SQLite store:
+//! encodings, split and duplicated delivery, experiment selection, and bad input.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+use rivulet_api::{ApiSettings, AppState};
+use rivulet_core::store::{TraceStore, TrackingStore};
+use rivulet_core::tracking::NewExperiment;
+use rivulet_store::{Store, StoreSettings, StoreUri};
+use tower::ServiceExt;
+
+struct Harness {
+    state: AppState,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness(default_experiment: Option<&str>) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) };
+    let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
+    let mut settings = ApiSettings::default();
+    settings.otlp_limits.max_body_bytes = 8 * 1024 * 1024;
+    settings.otlp_limits.max_attribute_bytes = 1024 * 1024;
+    let state = AppState {
+        tracking: Arc::new(store.clone()),
+        traces: Arc::new(store.clone()),
+        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(default_experiment.map(str::to_string))),
+        settings: Arc::new(settings),
+    };
+    Harness { state, store, _dir: dir }
+}
+
+fn string_attribute(key: &str, value: &str) -> KeyValue {
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }), ..Default::default() }
+}
+
+fn otlp_span(trace: u8, id: u8, parent: Option<u8>, start_ms: u64, end_ms: u64) -> Span {
+    Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![id; 8],
+        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+        name: format!("span-{id}"),
+        kind: span::SpanKind::Internal as i32,
+        start_time_unix_nano: 1_764_000_000_000_000_000 + start_ms * 1_000_000,
+        end_time_unix_nano: 1_764_000_000_000_000_000 + end_ms * 1_000_000,
+        attributes: vec![string_attribute("input.value", "{\"question\": \"why?\"}")],
+        status: Some(Status { code: 1, message: String::new() }),
+        ..Default::default()
+    }
+}
+
+fn export(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![string_attribute("service.name", "svc")], ..Default::default() }),
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+impl Harness {
+    async fn post(&self, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, String, Vec<u8>) {
+        let mut request = Request::post("/v1/traces");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = rivulet_api::router(self.state.clone()).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = response.status();
+        let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, content_type, response.into_body().collect().await.unwrap().to_bytes().to_vec())
+    }
+
+    async fn post_proto(&self, experiment: &str, request: &ExportTraceServiceRequest) -> (StatusCode, Vec<u8>) {
+        let (status, _, body) = self
+            .post(&[("content-type", "application/x-protobuf"), ("x-mlflow-experiment-id", experiment)], request.encode_to_vec())
+            .await;
+        (status, body)
+    }
+
+    async fn experiment(&self, name: &str) -> String {
+        let new = NewExperiment { name: name.into(), artifact_location: None, tags: vec![] };
+        self.store.create_experiment(new).await.unwrap().to_string()
+    }
+
+    async fn trace_count(&self) -> usize {
+        let ids: Vec<i64> = (0..20).collect();
+        let search = rivulet_core::store::TraceSearch { experiment_ids: ids, max_results: 100, ..Default::default() };
+        self.store.search_traces(&search).await.unwrap().items.len()
+    }
+}
+
+fn rpc_message(body: &[u8]) -> String {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+    }
+    RpcStatus::decode(body).expect("error bodies are google.rpc.Status").message
+}
+
+#[tokio::test]
+async fn protobuf_gzip_and_json_are_accepted_in_their_own_encoding() {
+    let h = harness(None).await;
+    let experiment = h.experiment("e").await;
+    let request = export(vec![otlp_span(1, 1, None, 0, 100)]);
+    let (status, content_type, body) = h
+        .post(
+            &[("content-type", "application/x-protobuf"), ("content-encoding", "gzip"), ("x-mlflow-experiment-id", &experiment)],
+            gzip(&request.encode_to_vec()),
+        )
+        .await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/x-protobuf"));
+    assert_eq!(ExportTraceServiceResponse::decode(body.as_slice()).unwrap().partial_success, None);
+
+    let json = serde_json::to_vec(&export(vec![otlp_span(2, 1, None, 0, 100)])).unwrap();
+    let text = String::from_utf8(json.clone()).unwrap();
+    assert!(text.contains("\"traceId\":\"0202"), "OTLP/JSON uses hex ids: {text}");
+    let (status, content_type, body) =
+        h.post(&[("content-type", "application/json"), ("x-mlflow-experiment-id", &experiment)], json).await;
+    assert_eq!((status, content_type.as_str(), body.as_slice()), (StatusCode::OK, "application/json", b"{}".as_slice()));
+
+    let info = h.store.get_trace_info("tr-02020202020202020202020202020202").await.unwrap();
+    assert_eq!(info.tags.get("service.name").map(String::as_str), Some("svc"));
+    assert_eq!(info.tags.get("mlflow.trace.spansLocation").map(String::as_str), Some("TRACKING_STORE"));
+    assert_eq!(h.trace_count().await, 2);
+}
+
+#[tokio::test]
+async fn split_out_of_order_and_duplicated_delivery_make_one_trace() {
+    let h = harness(None).await;
+    let experiment = h.experiment("e").await;
+    let trace_id = "tr-07070707070707070707070707070707";
+    // Children first, the root later, and a Collector retry that re-sends a child.
+    assert_eq!(h.post_proto(&experiment, &export(vec![otlp_span(7, 3, Some(2), 30, 40)])).await.0, StatusCode::OK);
+    let partial = h.store.get_trace_info(trace_id).await.unwrap();
+    assert_eq!(partial.state.as_str(), "IN_PROGRESS");
+    assert_eq!(h.post_proto(&experiment, &export(vec![otlp_span(7, 2, Some(1), 20, 50)])).await.0, StatusCode::OK);
+    assert_eq!(h.post_proto(&experiment, &export(vec![otlp_span(7, 1, None, 10, 90)])).await.0, StatusCode::OK);
+    assert_eq!(h.post_proto(&experiment, &export(vec![otlp_span(7, 3, Some(2), 30, 40)])).await.0, StatusCode::OK);
+    let info = h.store.get_trace_info(trace_id).await.unwrap();
+    assert_eq!(info.state.as_str(), "OK");
+    assert_eq!(info.execution_duration_ms, Some(80));
+    assert_eq!(info.span_count, Some(3));
+    assert_eq!(info.name.as_deref(), Some("span-1"));
+    assert_eq!(info.request_preview.as_deref(), Some("{\"question\": \"why?\"}"));
+    let spans = h.store.get_spans(trace_id).await.unwrap();
+    assert_eq!(spans.len(), 3, "no duplicate spans");
+    assert_eq!(spans[0].parent_span_id, None, "the root comes first");
+}
+
+#[tokio::test]
+async fn experiment_selection() {
+    let h = harness(None).await;
+    let request = export(vec![otlp_span(9, 1, None, 0, 10)]);
+    let body = request.encode_to_vec();
+    let (status, _, error) = h.post(&[("content-type", "application/x-protobuf")], body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = rpc_message(&error);
+    assert!(message.contains("x-mlflow-experiment-id") && message.contains("--default-trace-experiment"), "{message}");
+    assert_eq!(h.trace_count().await, 0, "nothing is filed into the Default experiment");
+
+    let (status, _, error) = h.post(&[("content-type", "application/x-protobuf"), ("x-mlflow-experiment-id", "424242")], body.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(rpc_message(&error).contains("424242"));
+    let (status, _, _) = h.post(&[("content-type", "application/x-protobuf"), ("x-mlflow-experiment-id", "abc")], body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, _, _) = h.post(&[("content-type", "application/x-protobuf"), ("x-mlflow-experiment-name", "llamastack-traces")], body.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let experiment = h.store.get_experiment_by_name("llamastack-traces").await.unwrap();
+    let info = h.store.get_trace_info("tr-09090909090909090909090909090909").await.unwrap();
+    assert_eq!(info.experiment_id, experiment.experiment_id);
+
+    let deleted = h.experiment("gone").await;
+    h.store.delete_experiment(deleted.parse().unwrap()).await.unwrap();
+    let other = export(vec![otlp_span(10, 1, None, 0, 10)]);
+    let (status, _) = h.post_proto(&deleted, &other).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "spans for a deleted experiment are refused");
+
+    let with_default = harness(Some("collector-default")).await;
+    let (status, _, _) = with_default.post(&[("content-type", "application/x-protobuf")], body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(with_default.store.get_experiment_by_name("collector-default").await.is_ok());
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_stores_nothing() {
+    let h = harness(None).await;
+    let experiment = h.experiment("e").await;
+    let good = export(vec![otlp_span(1, 1, None, 0, 10)]);
+    assert_eq!(h.post_proto(&experiment, &good).await.0, StatusCode::OK);
+
+    let proto = [("content-type", "application/x-protobuf"), ("x-mlflow-experiment-id", experiment.as_str())];
+    let (status, _, body) = h.post(&proto, b"\xff\xff\xff garbage".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(rpc_message(&body).contains("protobuf"));
+    let truncated = good.encode_to_vec();
+    assert_eq!(h.post(&proto, truncated[..truncated.len() - 5].to_vec()).await.0, StatusCode::BAD_REQUEST);
+    let (status, content_type, _) = h.post(&[("content-type", "text/plain"), ("x-mlflow-experiment-id", &experiment)], b"x".to_vec()).await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json"));
+    let (status, _, body) = h.post(&[("content-type", "application/json"), ("x-mlflow-experiment-id", &experiment)], b"{\"resourceSpans\": [".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("\"code\":3"));
+
+    let mut short_id = otlp_span(3, 1, None, 0, 10);
+    short_id.trace_id = vec![3; 5];
+    let (status, body) = h.post_proto(&experiment, &export(vec![short_id.clone()])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(rpc_message(&body).contains("trace_id must be 16 bytes"), "{}", rpc_message(&body));
+
+    let mut absurd = otlp_span(4, 1, None, 0, 10);
+    absurd.start_time_unix_nano = u64::MAX;
+    assert_eq!(h.post_proto(&experiment, &export(vec![absurd])).await.0, StatusCode::BAD_REQUEST);
+
+    let mut huge = otlp_span(5, 1, None, 0, 10);
+    huge.attributes.push(string_attribute("big", &"x".repeat(2 * 1024 * 1024)));
+    let (status, body) = h.post_proto(&experiment, &export(vec![huge])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(rpc_message(&body).contains("larger than"));
+
+    let mut nested = AnyValue { value: Some(any_value::Value::StringValue("leaf".into())) };
+    for _ in 0..40 {
+        nested = AnyValue { value: Some(any_value::Value::ArrayValue(ArrayValue { values: vec![nested] })) };
+    }
+    let mut deep = otlp_span(6, 1, None, 0, 10);
+    deep.attributes.push(KeyValue { key: "deep".into(), value: Some(nested), ..Default::default() });
+    assert_eq!(h.post_proto(&experiment, &export(vec![deep])).await.0, StatusCode::BAD_REQUEST);
+
+    let bomb = gzip(&vec![0u8; 64 * 1024 * 1024]);
+    let (status, _, _) = h
+        .post(&[("content-type", "application/x-protobuf"), ("content-encoding", "gzip"), ("x-mlflow-experiment-id", &experiment)], bomb)
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, _) = h.post(&proto, vec![0u8; 9 * 1024 * 1024]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A request mixing good and bad spans stores the good ones and reports the rest.
+    let mixed = export(vec![otlp_span(8, 1, None, 0, 10), short_id]);
+    let (status, body) = h.post_proto(&experiment, &mixed).await;
+    assert_eq!(status, StatusCode::OK);
+    let partial = ExportTraceServiceResponse::decode(body.as_slice()).unwrap().partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("trace_id"));
+
+    let (status, _, _) = h.post(&proto, ExportTraceServiceRequest::default().encode_to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "an empty export is a success");
+    assert_eq!(h.trace_count().await, 2, "only the good traces are stored");
+    assert_eq!(h.store.get_spans("tr-01010101010101010101010101010101").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn grpc_export_uses_the_same_path() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let h = harness(None).await;
+    let experiment = h.experiment("grpc").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = rivulet_api::otlp::grpc::trace_service(h.state.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+    });
+    let mut client = TraceServiceClient::connect(format!("http://{address}"))
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let mut request = tonic::Request::new(export(vec![otlp_span(11, 1, None, 0, 10)]));
+    request.metadata_mut().insert("x-mlflow-experiment-id", experiment.parse().unwrap());
+    let response = client.export(request).await.unwrap().into_inner();
+    assert_eq!(response.partial_success, None);
+    assert!(h.store.get_trace_info("tr-0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b").await.is_ok());
+
+    let missing = tonic::Request::new(export(vec![otlp_span(12, 1, None, 0, 10)]));
+    let status = client.export(missing).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("x-mlflow-experiment-name"));
+}

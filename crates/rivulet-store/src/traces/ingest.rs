@@ -1,0 +1,502 @@
+//! Span ingest with group commit: export requests queue their batches, one writer folds
+//! everything queued into a single transaction, and each request is answered only after that
+//! transaction commits.
+//!
+//! One writer (rather than one transaction per request) is what lets ingest approach the
+//! database's bulk-insert rate: SQLite has a single writer anyway, and on PostgreSQL it keeps
+//! a trace's read-merge-write of its summary free of races between concurrent batches.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use rivulet_core::traces::digest::Preview;
+use rivulet_core::traces::model::{PreparedSpan, SpanBatch, TraceInfo, TraceState};
+use rivulet_core::traces::rollup::{merge_spans, total_usage, TraceRollup};
+use rivulet_core::traces::{trace_keys, TokenUsage};
+use rivulet_core::tracking::{append_to_uri_path, now_millis, LifecycleStage};
+use rivulet_core::{CoreError, Result};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sql::{binds, Binds, Tx};
+use crate::Store;
+
+/// Spans one transaction may carry; beyond this, queued batches wait for the next one.
+const MAX_SPANS_PER_GROUP: usize = 5_000;
+/// Rows per multi-row statement (14 columns each, far below bind-parameter limits).
+const ROWS_PER_STATEMENT: usize = 100;
+/// Batches that may wait for the writer before requests are turned away with 503.
+pub(crate) const QUEUE_CAPACITY: usize = 256;
+/// How long a request waits for room in a full queue before answering 503.
+const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest value MLflow keeps in a tag or metadata column.
+const MAX_TAG_VALUE: usize = 8000;
+const MAX_TAG_KEY: usize = 250;
+
+/// Work for the writer: span batches are grouped into one transaction; StartTraceV3 runs
+/// between groups, so it never races a batch for the same trace.
+pub(crate) enum IngestJob {
+    Spans { batch: SpanBatch, reply: oneshot::Sender<Result<()>> },
+    StartTrace { info: TraceInfo, reply: oneshot::Sender<Result<()>> },
+}
+
+impl IngestJob {
+    fn n_spans(&self) -> usize {
+        match self {
+            IngestJob::Spans { batch, .. } => batch.spans.len(),
+            IngestJob::StartTrace { .. } => 1,
+        }
+    }
+}
+
+struct SpanJob {
+    batch: SpanBatch,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+pub(crate) type IngestSender = mpsc::Sender<IngestJob>;
+
+/// Starts the writer task and returns the queue that feeds it.
+pub(crate) fn spawn_writer(store: Store) -> IngestSender {
+    let (sender, mut receiver) = mpsc::channel::<IngestJob>(QUEUE_CAPACITY);
+    tokio::spawn(async move {
+        while let Some(first) = receiver.recv().await {
+            let mut n_spans = first.n_spans();
+            let mut jobs = vec![first];
+            while n_spans < MAX_SPANS_PER_GROUP {
+                match receiver.try_recv() {
+                    Ok(job) => {
+                        n_spans += job.n_spans();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let mut span_jobs = Vec::with_capacity(jobs.len());
+            let mut start_jobs = Vec::new();
+            for job in jobs {
+                match job {
+                    IngestJob::Spans { batch, reply } => span_jobs.push(SpanJob { batch, reply }),
+                    IngestJob::StartTrace { info, reply } => start_jobs.push((info, reply)),
+                }
+            }
+            if !span_jobs.is_empty() {
+                store.write_group(span_jobs).await;
+            }
+            for (info, reply) in start_jobs {
+                let _ = reply.send(store.start_trace_in_writer(info).await);
+            }
+        }
+    });
+    sender
+}
+
+fn truncate(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        Some((idx, _)) => value[..idx].to_string(),
+        None => value.to_string(),
+    }
+}
+
+impl Store {
+    /// Queues work for the writer and waits for its commit.
+    pub(crate) async fn enqueue(&self, job: impl FnOnce(oneshot::Sender<Result<()>>) -> IngestJob) -> Result<()> {
+        let Some(sender) = self.ingest_sender() else {
+            return Err(CoreError::internal("span ingest is not running"));
+        };
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send_timeout(job(reply), ENQUEUE_TIMEOUT)
+            .await
+            .map_err(|_| CoreError::unavailable("span ingest is overloaded; retry later"))?;
+        answer.await.map_err(|_| CoreError::unavailable("span ingest stopped before the batch was written; retry"))?
+    }
+
+    async fn write_group(&self, jobs: Vec<SpanJob>) {
+        // Refuse batches for missing or deleted experiments without failing their neighbours.
+        let mut accepted: Vec<SpanJob> = Vec::with_capacity(jobs.len());
+        let mut experiment_states: HashMap<i64, Result<()>> = HashMap::new();
+        for job in jobs {
+            let experiment_id = job.batch.experiment_id;
+            if !experiment_states.contains_key(&experiment_id) {
+                let state = self.check_experiment_accepts_traces(experiment_id).await;
+                experiment_states.insert(experiment_id, state);
+            }
+            match &experiment_states[&experiment_id] {
+                Ok(()) => accepted.push(job),
+                Err(error) => {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let batches: Vec<&SpanBatch> = accepted.iter().map(|job| &job.batch).collect();
+        let result = self.write_batches(&batches).await;
+        if let Err(error) = &result {
+            tracing::warn!(error = %error, n_batches = accepted.len(), "span batch write failed");
+        }
+        for job in accepted {
+            let _ = job.reply.send(result.clone());
+        }
+    }
+
+    async fn check_experiment_accepts_traces(&self, experiment_id: i64) -> Result<()> {
+        let row = self
+            .fetch_optional("SELECT lifecycle_stage FROM experiments WHERE experiment_id = $1", &binds![experiment_id])
+            .await?
+            .ok_or_else(|| CoreError::experiment_not_found(experiment_id))?;
+        match LifecycleStage::parse(&row.text("lifecycle_stage")?)? {
+            LifecycleStage::Active => Ok(()),
+            LifecycleStage::Deleted => Err(CoreError::invalid_parameter(format!(
+                "experiment {experiment_id} is deleted; restore it or send the spans to another experiment"
+            ))),
+        }
+    }
+
+    async fn write_batches(&self, batches: &[&SpanBatch]) -> Result<()> {
+        // Group spans by trace; the first batch naming a trace decides its experiment.
+        let mut traces: BTreeMap<&str, (i64, Vec<&PreparedSpan>)> = BTreeMap::new();
+        let mut resource_tags: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+        let mut run_links: Vec<(String, String)> = Vec::new();
+        for batch in batches {
+            for span in &batch.spans {
+                traces.entry(span.trace_id.as_str()).or_insert_with(|| (batch.experiment_id, Vec::new())).1.push(span);
+                if let (Some(run_id), None) = (&batch.run_id, &span.parent_span_id) {
+                    run_links.push((span.trace_id.clone(), run_id.clone()));
+                }
+            }
+            for (trace_id, tags) in &batch.resource_tags {
+                resource_tags.entry(trace_id.as_str()).or_default().extend(tags.iter().cloned());
+            }
+        }
+        if traces.is_empty() {
+            return Ok(());
+        }
+        let trace_ids: Vec<&str> = traces.keys().copied().collect();
+        let mut tx = self.begin().await?;
+        let mut existing = load_rollups(&mut tx, &trace_ids, self.dialect()).await?;
+
+        let mut merged: Vec<(&str, TraceRollup, bool)> = Vec::with_capacity(traces.len());
+        for (trace_id, (experiment_id, spans)) in &traces {
+            let previous = existing.remove(*trace_id);
+            let is_new = previous.is_none();
+            let experiment_id = previous.as_ref().map_or(*experiment_id, |p| p.experiment_id);
+            merged.push((trace_id, merge_spans(previous, experiment_id, spans), is_new));
+        }
+        let token_totals = token_totals(&mut tx, &traces, &merged).await?;
+        write_trace_infos(&mut tx, &merged, &token_totals).await?;
+        write_spans(&mut tx, &traces, &merged).await?;
+
+        let mut tags: Vec<(&str, String, String)> = Vec::new();
+        let mut tags_if_absent: Vec<(&str, String, String)> = Vec::new();
+        let mut metadata_if_absent: Vec<(&str, String, String)> = Vec::new();
+        let locations = self.artifact_locations(&mut tx, &merged).await?;
+        for (trace_id, rollup, is_new) in &merged {
+            tags.push((trace_id, trace_keys::SPANS_LOCATION.to_string(), trace_keys::SPANS_LOCATION_TRACKING_STORE.to_string()));
+            if *is_new {
+                if let Some(location) = locations.get(&rollup.experiment_id) {
+                    let location = append_to_uri_path(&append_to_uri_path(location, "traces"), trace_id);
+                    tags_if_absent.push((trace_id, trace_keys::ARTIFACT_LOCATION.to_string(), append_to_uri_path(&location, "artifacts")));
+                }
+            }
+            for (key, value) in resource_tags.get(trace_id).into_iter().flatten() {
+                if key.starts_with("telemetry.sdk.") || key.starts_with("mlflow.") {
+                    continue;
+                }
+                tags.push((trace_id, truncate(key, MAX_TAG_KEY), truncate(value, MAX_TAG_VALUE)));
+            }
+            for span in &traces[trace_id].1 {
+                if span.parent_span_id.is_none() {
+                    for (key, value) in &span.digest.trace_tags {
+                        if key != trace_keys::TRACE_NAME {
+                            tags.push((trace_id, truncate(key, MAX_TAG_KEY), truncate(value, MAX_TAG_VALUE)));
+                        }
+                    }
+                }
+            }
+            if let Some(user) = &rollup.user_id {
+                metadata_if_absent.push((trace_id, trace_keys::USER.to_string(), truncate(user, MAX_TAG_VALUE)));
+            }
+        }
+        upsert_key_values(&mut tx, "trace_tags", &tags, true).await?;
+        upsert_key_values(&mut tx, "trace_tags", &tags_if_absent, false).await?;
+        upsert_key_values(&mut tx, "trace_request_metadata", &metadata_if_absent, false).await?;
+        write_rollups(&mut tx, &merged).await?;
+        for (trace_id, run_id) in &run_links {
+            tx.execute(
+                "INSERT INTO entity_associations (association_id, source_type, source_id, destination_type, destination_id, created_time) \
+                 VALUES ($1, 'trace', $2, 'run', $3, $4) ON CONFLICT DO NOTHING",
+                &binds![uuid::Uuid::new_v4().simple().to_string(), trace_id.as_str(), run_id.as_str(), now_millis()],
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    async fn artifact_locations(&self, tx: &mut Tx, merged: &[(&str, TraceRollup, bool)]) -> Result<HashMap<i64, String>> {
+        let mut ids: Vec<i64> = merged.iter().filter(|(_, _, is_new)| *is_new).map(|(_, r, _)| r.experiment_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut params = Binds::default();
+        let list = params.push_list(ids);
+        let sql = format!("SELECT experiment_id, artifact_location FROM experiments WHERE experiment_id IN ({list})");
+        let mut locations = HashMap::new();
+        for row in tx.fetch_all(&sql, &params.values).await? {
+            if let Some(location) = row.opt_text("artifact_location")? {
+                locations.insert(row.int("experiment_id")?, location);
+            }
+        }
+        Ok(locations)
+    }
+}
+
+/// Reads the stored summaries of the traces a group touches (locking them on PostgreSQL).
+pub(crate) async fn load_rollups(tx: &mut Tx, trace_ids: &[&str], dialect: crate::Dialect) -> Result<HashMap<String, TraceRollup>> {
+    let lock = match dialect {
+        crate::Dialect::Postgres => " FOR UPDATE OF t",
+        crate::Dialect::Sqlite => "",
+    };
+    let mut rollups = HashMap::new();
+    for chunk in trace_ids.chunks(500) {
+        let mut params = Binds::default();
+        let list = params.push_list(chunk.iter().copied());
+        let sql = format!(
+            "SELECT t.request_id, t.experiment_id, t.timestamp_ms, t.execution_time_ms, t.status, t.request_preview, \
+             t.response_preview, t.trace_name, t.session_id, r.request_preview_rank, r.response_preview_rank, r.usage_spans, \
+             r.finalized, m.value AS user_id \
+             FROM trace_info t \
+             LEFT JOIN rivulet_trace_rollups r ON r.request_id = t.request_id \
+             LEFT JOIN trace_request_metadata m ON m.request_id = t.request_id AND m.key = '{}' \
+             WHERE t.request_id IN ({list}){lock}",
+            trace_keys::USER
+        );
+        for row in tx.fetch_all(&sql, &params.values).await? {
+            let preview = |text: Option<String>, rank: Option<i64>| {
+                text.map(|text| Preview { rank: rank.unwrap_or(3).clamp(0, 255) as u8, text })
+            };
+            let timestamp_ms = row.int("timestamp_ms")?;
+            let usage_spans: Vec<(String, TokenUsage)> = row
+                .opt_text("usage_spans")?
+                .and_then(|text| serde_json::from_str::<Vec<(String, serde_json::Value)>>(&text).ok())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(id, usage)| TokenUsage::from_json(&usage).map(|u| (id, u)))
+                .collect();
+            rollups.insert(
+                row.text("request_id")?,
+                TraceRollup {
+                    experiment_id: row.int("experiment_id")?,
+                    timestamp_ms,
+                    end_ms: row.opt_int("execution_time_ms")?.map(|d| timestamp_ms + d),
+                    state: TraceState::parse(&row.text("status")?).unwrap_or(TraceState::Unspecified),
+                    request_preview: preview(row.opt_text("request_preview")?, row.opt_int("request_preview_rank")?),
+                    response_preview: preview(row.opt_text("response_preview")?, row.opt_int("response_preview_rank")?),
+                    name: row.opt_text("trace_name")?,
+                    session_id: row.opt_text("session_id")?,
+                    user_id: row.opt_text("user_id")?,
+                    usage_spans,
+                    finalized: row.boolean("finalized")?,
+                },
+            );
+        }
+    }
+    Ok(rollups)
+}
+
+/// Tree-aware token totals of the traces in the group that carry usage, over their stored
+/// and incoming spans.
+async fn token_totals(
+    tx: &mut Tx,
+    traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>,
+    merged: &[(&str, TraceRollup, bool)],
+) -> Result<HashMap<String, TokenUsage>> {
+    let with_usage: Vec<&(&str, TraceRollup, bool)> =
+        merged.iter().filter(|(_, rollup, _)| !rollup.usage_spans.is_empty() && !rollup.finalized).collect();
+    let mut parents: HashMap<&str, HashMap<String, Option<String>>> = HashMap::new();
+    let stored: Vec<&str> = with_usage.iter().filter(|(_, _, is_new)| !is_new).map(|(id, _, _)| *id).collect();
+    for chunk in stored.chunks(500) {
+        let mut params = Binds::default();
+        let list = params.push_list(chunk.iter().copied());
+        let sql = format!("SELECT trace_id, span_id, parent_span_id FROM spans WHERE trace_id IN ({list})");
+        for row in tx.fetch_all(&sql, &params.values).await? {
+            let trace_id = row.text("trace_id")?;
+            if let Some(key) = stored.iter().find(|id| **id == trace_id) {
+                parents.entry(key).or_default().insert(row.text("span_id")?, row.opt_text("parent_span_id")?);
+            }
+        }
+    }
+    let mut totals = HashMap::new();
+    for (trace_id, rollup, _) in with_usage {
+        let map = parents.entry(trace_id).or_default();
+        for span in &traces[trace_id].1 {
+            map.insert(span.span_id.clone(), span.parent_span_id.clone());
+        }
+        if let Some(total) = total_usage(&rollup.usage_spans, map) {
+            totals.insert(trace_id.to_string(), total);
+        }
+    }
+    Ok(totals)
+}
+
+async fn write_trace_infos(tx: &mut Tx, merged: &[(&str, TraceRollup, bool)], tokens: &HashMap<String, TokenUsage>) -> Result<()> {
+    for chunk in merged.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Binds::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(trace_id, rollup, _)| {
+                let usage = tokens.get(*trace_id);
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {}, {})",
+                    params.push(*trace_id),
+                    params.push(rollup.experiment_id),
+                    params.push(rollup.timestamp_ms),
+                    params.push(rollup.execution_time_ms()),
+                    params.push(rollup.state.as_str()),
+                    params.push(rollup.request_preview.as_ref().map(|p| p.text.clone())),
+                    params.push(rollup.response_preview.as_ref().map(|p| p.text.clone())),
+                    params.push(rollup.name.as_ref().map(|n| truncate(n, 4096))),
+                    params.push(rollup.session_id.as_ref().map(|s| truncate(s, 250))),
+                    params.push(usage.map(|u| u.input_tokens)),
+                    params.push(usage.map(|u| u.output_tokens)),
+                    params.push(usage.map(|u| u.total_tokens)),
+                    params.push(usage.and_then(|u| u.cache_read_input_tokens)),
+                    params.push(usage.and_then(|u| u.cache_creation_input_tokens)),
+                )
+            })
+            .collect();
+        // Token columns keep their stored value when this group brings no new usage.
+        let sql = format!(
+            "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status, request_preview, \
+             response_preview, trace_name, session_id, db_payload_generation, input_tokens, output_tokens, total_tokens, \
+             cache_read_input_tokens, cache_creation_input_tokens) VALUES {} \
+             ON CONFLICT (request_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms, \
+             execution_time_ms = excluded.execution_time_ms, status = excluded.status, \
+             request_preview = excluded.request_preview, response_preview = excluded.response_preview, \
+             trace_name = excluded.trace_name, session_id = excluded.session_id, \
+             input_tokens = COALESCE(excluded.input_tokens, trace_info.input_tokens), \
+             output_tokens = COALESCE(excluded.output_tokens, trace_info.output_tokens), \
+             total_tokens = COALESCE(excluded.total_tokens, trace_info.total_tokens), \
+             cache_read_input_tokens = COALESCE(excluded.cache_read_input_tokens, trace_info.cache_read_input_tokens), \
+             cache_creation_input_tokens = COALESCE(excluded.cache_creation_input_tokens, trace_info.cache_creation_input_tokens)",
+            rows.join(", ")
+        );
+        tx.execute(&sql, &params.values).await?;
+    }
+    Ok(())
+}
+
+async fn write_spans(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>, merged: &[(&str, TraceRollup, bool)]) -> Result<()> {
+    let experiment_of: HashMap<&str, i64> = merged.iter().map(|(id, rollup, _)| (*id, rollup.experiment_id)).collect();
+    // A span repeated within the group keeps its last copy, as separate upserts would.
+    let mut unique: BTreeMap<(&str, &str), &PreparedSpan> = BTreeMap::new();
+    for (trace_id, (_, spans)) in traces {
+        for span in spans {
+            unique.insert((trace_id, span.span_id.as_str()), span);
+        }
+    }
+    let spans: Vec<&PreparedSpan> = unique.into_values().collect();
+    for chunk in spans.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Binds::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|span| {
+                let digest = &span.digest;
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    params.push(span.trace_id.as_str()),
+                    params.push(experiment_of.get(span.trace_id.as_str()).copied().unwrap_or_default()),
+                    params.push(span.span_id.as_str()),
+                    params.push(span.parent_span_id.clone()),
+                    params.push(span.name.as_str()),
+                    params.push(digest.span_type.as_ref().map(|t| truncate(t, 500))),
+                    params.push(span.status),
+                    params.push(span.start_time_unix_nano),
+                    params.push(span.end_time_unix_nano),
+                    params.push(span.content.as_str()),
+                    params.push(digest.model_name.as_ref().map(|m| truncate(m, 500))),
+                    params.push(digest.model_provider.as_ref().map(|m| truncate(m, 500))),
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, \
+             end_time_unix_nano, content, model_name, model_provider) VALUES {} \
+             ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id, name = excluded.name, \
+             type = excluded.type, status = excluded.status, start_time_unix_nano = excluded.start_time_unix_nano, \
+             end_time_unix_nano = excluded.end_time_unix_nano, content = excluded.content, \
+             model_name = excluded.model_name, model_provider = excluded.model_provider",
+            rows.join(", ")
+        );
+        tx.execute(&sql, &params.values).await?;
+    }
+    Ok(())
+}
+
+/// Upserts `(request_id, key, value)` rows into a trace key/value table; with `replace` false,
+/// existing keys keep their value.
+pub(crate) async fn upsert_key_values(tx: &mut Tx, table: &str, rows: &[(&str, String, String)], replace: bool) -> Result<()> {
+    // Within one statement a key may appear once: keep the last value given.
+    let mut unique: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for (trace_id, key, value) in rows {
+        unique.insert((trace_id, key.as_str()), value.as_str());
+    }
+    let rows: Vec<((&str, &str), &str)> = unique.into_iter().collect();
+    let conflict = if replace { "DO UPDATE SET value = excluded.value" } else { "DO NOTHING" };
+    for chunk in rows.chunks(ROWS_PER_STATEMENT * 3) {
+        let mut params = Binds::default();
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|((trace_id, key), value)| format!("({}, {}, {})", params.push(*key), params.push(*value), params.push(*trace_id)))
+            .collect();
+        let sql = format!("INSERT INTO {table} (key, value, request_id) VALUES {} ON CONFLICT (key, request_id) {conflict}", values.join(", "));
+        tx.execute(&sql, &params.values).await?;
+    }
+    Ok(())
+}
+
+async fn write_rollups(tx: &mut Tx, merged: &[(&str, TraceRollup, bool)]) -> Result<()> {
+    let trace_ids: Vec<&str> = merged.iter().map(|(id, _, _)| *id).collect();
+    let mut span_counts: HashMap<String, i64> = HashMap::new();
+    for chunk in trace_ids.chunks(500) {
+        let mut params = Binds::default();
+        let list = params.push_list(chunk.iter().copied());
+        let sql = format!("SELECT trace_id, COUNT(*) AS n FROM spans WHERE trace_id IN ({list}) GROUP BY trace_id");
+        for row in tx.fetch_all(&sql, &params.values).await? {
+            span_counts.insert(row.text("trace_id")?, row.int("n")?);
+        }
+    }
+    for chunk in merged.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Binds::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(trace_id, rollup, _)| {
+                let usage_json = (!rollup.usage_spans.is_empty()).then(|| {
+                    let list: Vec<serde_json::Value> =
+                        rollup.usage_spans.iter().map(|(id, usage)| serde_json::json!([id, usage.to_json()])).collect();
+                    serde_json::Value::Array(list).to_string()
+                });
+                format!(
+                    "({}, {}, {}, {}, {}, {})",
+                    params.push(*trace_id),
+                    params.push(rollup.request_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
+                    params.push(rollup.response_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
+                    params.push(span_counts.get(*trace_id).copied().unwrap_or(0)),
+                    params.push(usage_json),
+                    params.push(rollup.finalized),
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO rivulet_trace_rollups (request_id, request_preview_rank, response_preview_rank, span_count, usage_spans, finalized) \
+             VALUES {} ON CONFLICT (request_id) DO UPDATE SET request_preview_rank = excluded.request_preview_rank, \
+             response_preview_rank = excluded.response_preview_rank, span_count = excluded.span_count, usage_spans = excluded.usage_spans",
+            rows.join(", ")
+        );
+        tx.execute(&sql, &params.values).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! Trace store conformance on SQLite and PostgreSQL: incremental assembly, roll-ups, search,
+//! tags, deletion, StartTraceV3 merging and assessments.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use rivulet_core::search::{parse_trace_filter, parse_trace_order_by};
+use rivulet_core::store::{TraceDeletion, TraceSearch, TraceStore, TrackingStore};
+use rivulet_core::traces::model::{Assessment, SpanBatch, TraceInfo, TraceState};
+use rivulet_core::traces::prepare::prepare_span;
+use rivulet_core::traces::{Span, StatusCode};
+use rivulet_core::tracking::NewExperiment;
+use rivulet_core::ErrorCode;
+use rivulet_store::{Store, StoreSettings, StoreUri};
+use serde_json::{json, Map, Value};
+
+async fn open(uri: &StoreUri) -> Store {
+    Store::open(uri, StoreSettings::default()).await.expect("open store")
+}
+
+async fn experiment(store: &Store, name: &str) -> i64 {
+    store.create_experiment(NewExperiment { name: name.into(), artifact_location: None, tags: vec![] }).await.unwrap()
+}
+
+fn span(trace: u8, id: u8, parent: Option<u8>, start_ms: u64, end_ms: u64, attributes: Value) -> Span {
+    let attributes: Map<String, Value> = attributes.as_object().cloned().unwrap_or_default();
+    Span {
+        trace_id: [trace; 16],
+        span_id: [id; 8],
+        parent_span_id: parent.map(|p| [p; 8]),
+        name: format!("span-{id}"),
+        start_time_unix_nano: 1_764_000_000_000_000_000 + start_ms * 1_000_000,
+        end_time_unix_nano: 1_764_000_000_000_000_000 + end_ms * 1_000_000,
+        status_code: StatusCode::Ok,
+        status_message: String::new(),
+        attributes,
+        events: vec![],
+        links: vec![],
+        service_name: Some("svc".into()),
+    }
+}
+
+async fn ingest(store: &Store, experiment_id: i64, spans: Vec<Span>) {
+    let batch = SpanBatch {
+        experiment_id,
+        spans: spans.into_iter().map(prepare_span).collect(),
+        resource_tags: BTreeMap::new(),
+        run_id: None,
+    };
+    store.ingest_spans(batch).await.unwrap();
+}
+
+fn trace_id(trace: u8) -> String {
+    format!("tr-{}", format!("{trace:02x}").repeat(16))
+}
+
+async fn search(store: &Store, experiment_id: i64, filter: &str, order_by: &[&str]) -> Vec<String> {
+    let search = TraceSearch {
+        experiment_ids: vec![experiment_id],
+        filter: parse_trace_filter(filter).unwrap(),
+        order_by: parse_trace_order_by(&order_by.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap(),
+        max_results: 100,
+        offset: 0,
+    };
+    store.search_traces(&search).await.unwrap().items.into_iter().map(|t| t.trace_id).collect()
+}
+
+async fn incremental_assembly_and_token_rollups(store: Store) {
+    let id = experiment(&store, "assembly").await;
+    let llm = |span_id, parent, tokens: i64| {
+        span(1, span_id, parent, 20, 30, json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": tokens, "gen_ai.usage.output_tokens": tokens}))
+    };
+    ingest(&store, id, vec![llm(3, Some(2), 10)]).await;
+    let info = store.get_trace_info(&trace_id(1)).await.unwrap();
+    assert_eq!(info.state, TraceState::InProgress);
+    assert_eq!(info.trace_metadata.get("mlflow.trace.tokenUsage").map(String::as_str), Some("{\"input_tokens\": 10, \"output_tokens\": 10, \"total_tokens\": 20}"));
+    ingest(&store, id, vec![llm(4, Some(1), 5), span(1, 2, Some(1), 15, 35, json!({}))]).await;
+    ingest(&store, id, vec![span(1, 1, None, 10, 40, json!({"session.id": "s-1", "user.id": "u-1"}))]).await;
+    // A retry of an already stored LLM span must not count its tokens twice.
+    ingest(&store, id, vec![llm(3, Some(2), 10)]).await;
+    let info = store.get_trace_info(&trace_id(1)).await.unwrap();
+    assert_eq!(info.state, TraceState::Ok);
+    assert_eq!((info.request_time_ms, info.execution_duration_ms), (1_764_000_000_010, Some(30)));
+    assert_eq!(info.span_count, Some(4));
+    assert_eq!(info.session_id.as_deref(), Some("s-1"));
+    assert_eq!(info.trace_metadata.get("mlflow.trace.user").map(String::as_str), Some("u-1"));
+    let usage: Value = serde_json::from_str(&info.trace_metadata["mlflow.trace.tokenUsage"]).unwrap();
+    assert_eq!(usage["total_tokens"], 30);
+    let spans = store.get_spans(&trace_id(1)).await.unwrap();
+    assert_eq!(spans.len(), 4);
+    assert!(spans[0].parent_span_id.is_none());
+}
+
+async fn search_filters_and_order(store: Store) {
+    let id = experiment(&store, "search").await;
+    ingest(&store, id, vec![span(1, 1, None, 0, 100, json!({"gen_ai.request.model": "gpt-4o", "session.id": "a"}))]).await;
+    let mut failing = span(2, 1, None, 50, 60, json!({"openinference.span.kind": "TOOL"}));
+    failing.status_code = StatusCode::Error;
+    ingest(&store, id, vec![failing]).await;
+    ingest(&store, id, vec![span(3, 1, None, 200, 500, json!({"input.value": "hello world"})), span(3, 2, Some(1), 210, 220, json!({"openinference.span.kind": "RETRIEVER"}))]).await;
+    let other = experiment(&store, "other").await;
+    ingest(&store, other, vec![span(4, 1, None, 0, 10, json!({}))]).await;
+
+    assert_eq!(search(&store, id, "", &[]).await, vec![trace_id(3), trace_id(2), trace_id(1)], "newest first");
+    assert_eq!(search(&store, id, "status = 'ERROR'", &[]).await, vec![trace_id(2)]);
+    assert_eq!(search(&store, id, "trace.status IN ('OK', 'ERROR')", &["timestamp ASC"]).await, vec![trace_id(1), trace_id(2), trace_id(3)]);
+    assert_eq!(search(&store, id, "execution_time_ms > 150", &[]).await, vec![trace_id(3)]);
+    assert_eq!(search(&store, id, "request_metadata.`mlflow.trace.session` = 'a'", &[]).await, vec![trace_id(1)]);
+    assert_eq!(search(&store, id, "tags.`service.name` = 'svc'", &[]).await.len(), 0, "no resource tags were sent");
+    assert_eq!(search(&store, id, "span.type = 'RETRIEVER'", &[]).await, vec![trace_id(3)]);
+    assert_eq!(search(&store, id, "span.type = 'RETRIEVER' AND span.name = 'span-1'", &[]).await, Vec::<String>::new(), "span clauses match one span");
+    assert_eq!(search(&store, id, "span.attributes.`gen_ai.request.model` = 'gpt-4o'", &[]).await, vec![trace_id(1)]);
+    assert_eq!(search(&store, id, "span.attributes.`gen_ai.request.model` = 'gpt-4'", &[]).await, Vec::<String>::new());
+    assert_eq!(search(&store, id, "text ILIKE '%HELLO%'", &[]).await, vec![trace_id(3)]);
+    assert_eq!(search(&store, id, "name = 'span-1' AND timestamp_ms < 1764000000100", &[]).await, vec![trace_id(2), trace_id(1)]);
+    assert_eq!(search(&store, id, "", &["execution_time_ms DESC"]).await[0], trace_id(3));
+
+    let mut page = TraceSearch { experiment_ids: vec![id], max_results: 2, ..Default::default() };
+    let first = store.search_traces(&page).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    page.offset = rivulet_core::page::decode_offset_token(first.next_page_token.as_deref()).unwrap();
+    let second = store.search_traces(&page).await.unwrap();
+    assert_eq!((second.items.len(), second.next_page_token), (1, None));
+}
+
+async fn tags_delete_and_links(store: Store) {
+    let id = experiment(&store, "tags").await;
+    for trace in 1..=4u8 {
+        ingest(&store, id, vec![span(trace, 1, None, u64::from(trace) * 10, u64::from(trace) * 10 + 5, json!({}))]).await;
+    }
+    store.set_trace_tag(&trace_id(1), "reviewed", "yes").await.unwrap();
+    store.set_trace_tag(&trace_id(1), "mlflow.traceName", "renamed").await.unwrap();
+    let info = store.get_trace_info(&trace_id(1)).await.unwrap();
+    assert_eq!(info.tags.get("reviewed").map(String::as_str), Some("yes"));
+    assert_eq!(info.name.as_deref(), Some("renamed"));
+    assert_eq!(store.set_trace_tag(&trace_id(1), "mlflow.trace.spansLocation", "x").await.unwrap_err().code, ErrorCode::InvalidParameterValue);
+    assert_eq!(store.set_trace_tag("tr-nope", "a", "b").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    store.delete_trace_tag(&trace_id(1), "reviewed").await.unwrap();
+    assert_eq!(store.delete_trace_tag(&trace_id(1), "reviewed").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+
+    let run = rivulet_core::tracking::validation::prepare_new_run(id, None, Some("r".into()), Some(1), vec![], rivulet_core::tracking::validation::LongValues::Truncate).unwrap();
+    let run_id = store.create_run(run).await.unwrap().info.run_id;
+    store.link_traces_to_run(&[trace_id(2)], &run_id).await.unwrap();
+    assert_eq!(search(&store, id, &format!("run_id = '{run_id}'"), &[]).await, vec![trace_id(2)]);
+
+    assert_eq!(store.delete_traces(id, TraceDeletion::Ids(vec![trace_id(4), "tr-unknown".into()])).await.unwrap(), 1);
+    let deleted = store.delete_traces(id, TraceDeletion::OlderThan { max_timestamp_ms: 1_764_000_000_030, max_traces: Some(1) }).await.unwrap();
+    assert_eq!(deleted, 1);
+    assert_eq!(search(&store, id, "", &[]).await, vec![trace_id(3), trace_id(2)], "the oldest went first");
+    assert_eq!(store.get_trace_info(&trace_id(1)).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert!(store.get_spans(&trace_id(1)).await.unwrap().is_empty());
+}
+
+async fn start_trace_merges_with_spans(store: Store) {
+    let id = experiment(&store, "start").await;
+    ingest(&store, id, vec![span(1, 2, Some(1), 20, 30, json!({}))]).await;
+    let mut metadata = BTreeMap::new();
+    metadata.insert("mlflow.trace.session".to_string(), "sess".to_string());
+    metadata.insert("mlflow.trace.tokenUsage".to_string(), "{\"input_tokens\": 3, \"output_tokens\": 4, \"total_tokens\": 7}".to_string());
+    metadata.insert("mlflow.user".to_string(), "root".to_string());
+    let mut tags = BTreeMap::new();
+    tags.insert("mlflow.traceName".to_string(), "agent".to_string());
+    tags.insert("mine".to_string(), "v".to_string());
+    let info = TraceInfo {
+        trace_id: trace_id(1),
+        experiment_id: id,
+        client_request_id: Some("client-1".into()),
+        request_time_ms: 1_764_000_000_010,
+        execution_duration_ms: Some(40),
+        state: TraceState::Ok,
+        request_preview: Some("question".into()),
+        response_preview: Some("answer".into()),
+        trace_metadata: metadata,
+        tags,
+        assessments: vec![],
+        name: None,
+        session_id: None,
+        span_count: None,
+    };
+    let stored = store.start_trace(info.clone()).await.unwrap();
+    assert_eq!(stored.tags.get("mlflow.trace.spansLocation").map(String::as_str), Some("TRACKING_STORE"));
+    assert_eq!(stored.state, TraceState::Ok);
+    assert_eq!(stored.client_request_id.as_deref(), Some("client-1"));
+    assert_eq!(stored.name.as_deref(), Some("agent"));
+    assert_eq!(stored.trace_metadata.get("mlflow.trace.session").map(String::as_str), Some("sess"));
+    assert_eq!(stored.trace_metadata.get("mlflow.trace.infoFinalized").map(String::as_str), Some("true"));
+    assert_eq!(stored.tags.get("mine").map(String::as_str), Some("v"));
+    assert!(stored.tags.get("mlflow.artifactLocation").is_some());
+    // The root arriving after finalization keeps the client's summary.
+    ingest(&store, id, vec![span(1, 1, None, 5, 900, json!({"input.value": "other"}))]).await;
+    let after = store.get_trace_info(&trace_id(1)).await.unwrap();
+    assert_eq!((after.request_time_ms, after.execution_duration_ms), (1_764_000_000_010, Some(40)));
+    assert_eq!(after.request_preview.as_deref(), Some("question"));
+    assert_eq!(after.span_count, Some(2));
+
+    let deleted = experiment(&store, "deleted").await;
+    store.delete_experiment(deleted).await.unwrap();
+    let mut refused = info.clone();
+    refused.trace_id = trace_id(9);
+    refused.experiment_id = deleted;
+    assert_eq!(store.start_trace(refused).await.unwrap_err().code, ErrorCode::InvalidParameterValue);
+}
+
+async fn assessments_lifecycle(store: Store) {
+    let id = experiment(&store, "assessments").await;
+    ingest(&store, id, vec![span(1, 1, None, 0, 10, json!({}))]).await;
+    let feedback = Assessment {
+        assessment_id: String::new(),
+        trace_id: trace_id(1),
+        name: "correct".into(),
+        kind: "feedback".into(),
+        value: "true".into(),
+        error: None,
+        created_ms: 0,
+        last_updated_ms: 0,
+        source_type: "HUMAN".into(),
+        source_id: Some("alice".into()),
+        run_id: None,
+        span_id: None,
+        rationale: Some("looks right".into()),
+        overrides: None,
+        valid: true,
+        metadata: BTreeMap::new(),
+    };
+    let created = store.create_assessment(feedback.clone()).await.unwrap();
+    assert!(created.assessment_id.starts_with("a-"));
+    assert_eq!(search(&store, id, "feedback.correct = 'true'", &[]).await, vec![trace_id(1)]);
+    let replacement = store
+        .create_assessment(Assessment { value: "false".into(), overrides: Some(created.assessment_id.clone()), ..feedback.clone() })
+        .await
+        .unwrap();
+    assert!(!store.get_assessment(&trace_id(1), &created.assessment_id).await.unwrap().valid);
+    assert_eq!(search(&store, id, "feedback.correct = 'true'", &[]).await, Vec::<String>::new(), "only valid assessments count");
+    let updated = store.update_assessment(Assessment { rationale: Some("changed".into()), ..replacement.clone() }).await.unwrap();
+    assert_eq!(updated.rationale.as_deref(), Some("changed"));
+    let info = store.get_trace_info(&trace_id(1)).await.unwrap();
+    assert_eq!(info.assessments.len(), 2);
+    store.delete_assessment(&trace_id(1), &replacement.assessment_id).await.unwrap();
+    store.delete_assessment(&trace_id(1), &replacement.assessment_id).await.unwrap();
+    assert!(store.get_assessment(&trace_id(1), &created.assessment_id).await.unwrap().valid, "deleting an override revalidates");
+}
+
+async fn concurrent_ingest_loses_nothing(store: Store) {
+    let id = experiment(&store, "concurrent").await;
+    let mut tasks = Vec::new();
+    for worker in 0..8u8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for trace in 0..10u8 {
+                let t = worker * 10 + trace + 1;
+                ingest(&store, id, vec![span(t, 1, None, 0, 10, json!({})), span(t, 2, Some(1), 1, 5, json!({}))]).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = TraceSearch { experiment_ids: vec![id], max_results: 500, ..Default::default() };
+    let traces = store.search_traces(&all).await.unwrap().items;
+    assert_eq!(traces.len(), 80);
+    assert!(traces.iter().all(|t| t.span_count == Some(2) && t.state == TraceState::Ok));
+}
+
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let database = super::common::fresh_sqlite();
+                    super::$scenario(super::open(&database.uri).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(database) = super::common::fresh_postgres().await else { return };
+                    super::$scenario(super::open(&database.uri).await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    incremental_assembly_and_token_rollups,
+    search_filters_and_order,
+    tags_delete_and_links,
+    start_trace_merges_with_spans,
+    assessments_lifecycle,
+    concurrent_ingest_loses_nothing,
+);
