@@ -143,4 +143,16 @@ pub trait TraceStore: Send + Sync + 'static {
     async fn get_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<crate::traces::model::Assessment>;
     async fn update_assessment(&self, assessment: crate::traces::model::Assessment) -> Result<crate::traces::model::Assessment>;
     async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()>;
+    /// Services and calls between them for spans starting in `[from_ms, to_ms)`.
+    async fn service_graph(&self, experiment_id: i64, from_ms: i64, to_ms: i64) -> Result<crate::traces::model::ServiceGraph>;
+    /// Traces (newest first) holding a call from `parent_service` to `child_service` in the range.
+    async fn traces_with_service_call(
+        &self,
+        experiment_id: i64,
+        parent_service: &str,
+        child_service: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<String>>;
 }

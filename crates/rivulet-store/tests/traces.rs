@@ -262,6 +262,35 @@ async fn concurrent_ingest_loses_nothing(store: Store) {
     assert!(traces.iter().all(|t| t.span_count == Some(2) && t.state == TraceState::Ok));
 }
 
+async fn service_graph_edges(store: Store) {
+    let id = experiment(&store, "graph").await;
+    let with_service = |mut span: Span, service: &str| {
+        span.service_name = Some(service.to_string());
+        span
+    };
+    for trace in 1..=3u8 {
+        let mut call = with_service(span(trace, 2, Some(1), 10, 10 + u64::from(trace) * 10, json!({})), "llama-stack");
+        if trace == 3 {
+            call.status_code = StatusCode::Error;
+        }
+        ingest(&store, id, vec![with_service(span(trace, 1, None, 0, 100, json!({})), "gateway"), call]).await;
+        // A call inside one service is not an edge.
+        ingest(&store, id, vec![with_service(span(trace, 3, Some(2), 12, 14, json!({})), "llama-stack")]).await;
+    }
+    let graph = store.service_graph(id, 1_764_000_000_000, 1_764_000_001_000).await.unwrap();
+    assert_eq!(graph.nodes.len(), 2);
+    let stack = graph.nodes.iter().find(|n| n.service_name == "llama-stack").unwrap();
+    assert_eq!((stack.spans, stack.errors), (6, 1));
+    assert_eq!(graph.edges.len(), 1);
+    let edge = &graph.edges[0];
+    assert_eq!((edge.parent_service.as_str(), edge.child_service.as_str(), edge.calls, edge.errors), ("gateway", "llama-stack", 3, 1));
+    assert_eq!((edge.p50_ms, edge.p95_ms), (20.0, 30.0));
+    let traces = store.traces_with_service_call(id, "gateway", "llama-stack", 1_764_000_000_000, 1_764_000_001_000, 10).await.unwrap();
+    assert_eq!(traces.len(), 3);
+    let empty = store.service_graph(id, 0, 1_000).await.unwrap();
+    assert!(empty.nodes.is_empty() && empty.edges.is_empty());
+}
+
 macro_rules! conformance {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -292,4 +321,5 @@ conformance!(
     start_trace_merges_with_spans,
     assessments_lifecycle,
     concurrent_ingest_loses_nothing,
+    service_graph_edges,
 );

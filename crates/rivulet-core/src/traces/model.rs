@@ -114,3 +114,31 @@ pub struct StoredSpan {
     pub parent_span_id: Option<String>,
     pub content: String,
 }
+
+/// One service in a service graph: the spans it emitted in the time range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceNode {
+    pub service_name: String,
+    pub spans: u64,
+    pub errors: u64,
+}
+
+/// Calls from one service to another: child spans of another service's spans.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceEdge {
+    pub parent_service: String,
+    pub child_service: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+/// Services and the calls between them, from parent/child spans across `service.name`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServiceGraph {
+    pub nodes: Vec<ServiceNode>,
+    pub edges: Vec<ServiceEdge>,
+    /// True when the range held more calls than were read (the figures are from a sample).
+    pub truncated: bool,
+}

@@ -63,6 +63,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "per-trace roll-up state kept between ingest batches",
         sql: include_str!("rivulet/0002_trace_rollups.sqlite.sql"),
     },
+    Migration {
+        version: 3,
+        description: "service name of each span, for the service graph",
+        sql: include_str!("rivulet/0003_span_services.sqlite.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -75,6 +80,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "per-trace roll-up state kept between ingest batches",
         sql: include_str!("rivulet/0002_trace_rollups.postgres.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "service name of each span, for the service graph",
+        sql: include_str!("rivulet/0003_span_services.postgres.sql"),
     },
 ];
 

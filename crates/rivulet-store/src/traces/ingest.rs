@@ -432,7 +432,30 @@ async fn write_spans(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpa
             rows.join(", ")
         );
         tx.execute(&sql, &params.values).await?;
+        write_span_services(tx, chunk).await?;
     }
+    Ok(())
+}
+
+async fn write_span_services(tx: &mut Tx, spans: &[&PreparedSpan]) -> Result<()> {
+    let named: Vec<&&PreparedSpan> = spans.iter().filter(|s| s.service_name.as_deref().is_some_and(|n| !n.is_empty())).collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let mut params = Binds::default();
+    let rows: Vec<String> = named
+        .iter()
+        .map(|span| {
+            let service = truncate(span.service_name.as_deref().unwrap_or_default(), 250);
+            format!("({}, {}, {})", params.push(span.trace_id.as_str()), params.push(span.span_id.as_str()), params.push(service))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO rivulet_span_services (trace_id, span_id, service_name) VALUES {} \
+         ON CONFLICT (trace_id, span_id) DO UPDATE SET service_name = excluded.service_name",
+        rows.join(", ")
+    );
+    tx.execute(&sql, &params.values).await?;
     Ok(())
 }
 

@@ -178,8 +178,8 @@ impl Store {
             let mut params = Binds::default();
             let list = params.push_list(chunk.iter().map(String::as_str));
             // Children first: SQLite only cascades when foreign keys are on for the connection.
-            for table in ["spans", "trace_tags", "trace_request_metadata", "assessments", "rivulet_trace_rollups"] {
-                let column = if table == "spans" || table == "assessments" { "trace_id" } else { "request_id" };
+            for table in ["rivulet_span_services", "spans", "trace_tags", "trace_request_metadata", "assessments", "rivulet_trace_rollups"] {
+                let column = if matches!(table, "spans" | "assessments" | "rivulet_span_services") { "trace_id" } else { "request_id" };
                 tx.execute(&format!("DELETE FROM {table} WHERE {column} IN ({list})"), &params.values).await?;
             }
             tx.execute(&format!("DELETE FROM entity_associations WHERE source_type = 'trace' AND source_id IN ({list})"), &params.values).await?;

@@ -2,6 +2,7 @@
 //! `assessments` and `entity_associations`, implementing [`rivulet_core::store::TraceStore`].
 
 mod assessments;
+mod graph;
 pub(crate) mod ingest;
 mod manage;
 mod read;
@@ -10,7 +11,7 @@ mod search;
 use async_trait::async_trait;
 use rivulet_core::page::Page;
 use rivulet_core::store::{TraceDeletion, TraceSearch, TraceStore};
-use rivulet_core::traces::model::{Assessment, SpanBatch, StoredSpan, TraceInfo};
+use rivulet_core::traces::model::{Assessment, ServiceGraph, SpanBatch, StoredSpan, TraceInfo};
 use rivulet_core::traces::trace_keys;
 use rivulet_core::Result;
 
@@ -84,5 +85,21 @@ impl TraceStore for Store {
 
     async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()> {
         self.delete_assessment_impl(trace_id, assessment_id).await
+    }
+
+    async fn service_graph(&self, experiment_id: i64, from_ms: i64, to_ms: i64) -> Result<ServiceGraph> {
+        self.service_graph_impl(experiment_id, from_ms, to_ms).await
+    }
+
+    async fn traces_with_service_call(
+        &self,
+        experiment_id: i64,
+        parent_service: &str,
+        child_service: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        self.traces_with_service_call_impl(experiment_id, parent_service, child_service, from_ms, to_ms, limit).await
     }
 }
