@@ -3,12 +3,14 @@
 //! Handlers are thin: read the request ([`request::Fields`]), call the core's validation and
 //! one store method, and write the response DTO ([`dto`]). Nothing here runs SQL.
 
+mod artifacts;
 pub mod dto;
 pub mod error;
 mod meta;
 pub mod otlp;
 pub mod request;
 mod tracking;
+mod traces;
 
 use std::sync::Arc;
 
@@ -34,6 +36,8 @@ pub struct ApiSettings {
     pub static_prefix: Option<String>,
     /// Size and shape limits of OTLP export requests.
     pub otlp_limits: otlp::decode::DecodeLimits,
+    /// Artifact storage (`--artifacts-destination`, `--default-artifact-root`); disabled by default.
+    pub artifacts: Arc<rivulet_artifacts::Artifacts>,
 }
 
 impl Default for ApiSettings {
@@ -45,6 +49,7 @@ impl Default for ApiSettings {
             max_request_bytes: 64 * 1024 * 1024,
             static_prefix: None,
             otlp_limits: otlp::decode::DecodeLimits::default(),
+            artifacts: Arc::new(rivulet_artifacts::Artifacts::disabled()),
         }
     }
 }
@@ -73,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         )
         .nest("/api/2.0/mlflow", tracking.clone())
         .nest("/ajax-api/2.0/mlflow", tracking)
+        .merge(traces::routes())
+        .merge(artifacts::routes())
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_request_bytes));
     let routes = match state.settings.static_prefix.as_deref() {
