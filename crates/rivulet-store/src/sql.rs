@@ -112,6 +112,42 @@ macro_rules! bind_all {
     }};
 }
 
+/// Rewrites `$1, $2, … $n` into plain `?` placeholders when each number appears once, in order.
+///
+/// SQLite looks up the name of every numbered parameter by scanning its list of names, so
+/// binding a 1,000-row insert's parameters costs quadratic time; anonymous `?` parameters have
+/// no names to scan. Statements that reuse a number keep their `$n` form.
+fn sqlite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut expected = 1usize;
+    let mut last = 0;
+    let mut idx = 0;
+    while idx < bytes.len() {
+        if bytes[idx] == b'$' {
+            let digits_end = bytes[idx + 1..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |p| idx + 1 + p);
+            if digits_end > idx + 1 {
+                let number: usize = sql[idx + 1..digits_end].parse().unwrap_or(0);
+                if number != expected {
+                    return std::borrow::Cow::Borrowed(sql);
+                }
+                expected += 1;
+                out.push_str(&sql[last..idx]);
+                out.push('?');
+                last = digits_end;
+                idx = digits_end;
+                continue;
+            }
+        }
+        idx += 1;
+    }
+    if expected == 1 {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    out.push_str(&sql[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// A result row from either backend.
 pub(crate) enum DbRow {
     Sqlite(SqliteRow),
@@ -197,7 +233,10 @@ pub(crate) enum Tx {
 impl Tx {
     pub async fn execute(&mut self, sql: &str, values: &[Bind]) -> Result<u64> {
         match self {
-            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
+            Tx::Sqlite(tx) => {
+                let sql = sqlite_placeholders(sql);
+                bind_all!(sqlx::query(&sql), values).execute(&mut **tx).await.map(|r| r.rows_affected())
+            }
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
         }
         .map_err(database_error)
@@ -231,10 +270,13 @@ impl Tx {
 
     pub async fn fetch_all(&mut self, sql: &str, values: &[Bind]) -> Result<Vec<DbRow>> {
         match self {
-            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values)
-                .fetch_all(&mut **tx)
-                .await
-                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
+            Tx::Sqlite(tx) => {
+                let sql = sqlite_placeholders(sql);
+                bind_all!(sqlx::query(&sql), values)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
+            }
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values)
                 .fetch_all(&mut **tx)
                 .await
@@ -269,10 +311,13 @@ impl Store {
     /// Runs a read query outside any transaction.
     pub(crate) async fn fetch_all(&self, sql: &str, values: &[Bind]) -> Result<Vec<DbRow>> {
         match self.pools() {
-            Pools::Sqlite { read, .. } => bind_all!(sqlx::query(sql), values)
-                .fetch_all(read)
-                .await
-                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
+            Pools::Sqlite { read, .. } => {
+                let sql = sqlite_placeholders(sql);
+                bind_all!(sqlx::query(&sql), values)
+                    .fetch_all(read)
+                    .await
+                    .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
+            }
             Pools::Postgres(pool) => bind_all!(sqlx::query(sql), values)
                 .fetch_all(pool)
                 .await
@@ -283,5 +328,20 @@ impl Store {
 
     pub(crate) async fn fetch_optional(&self, sql: &str, values: &[Bind]) -> Result<Option<DbRow>> {
         Ok(self.fetch_all(sql, values).await?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_placeholders;
+
+    #[test]
+    fn sequential_placeholders_become_anonymous() {
+        assert_eq!(sqlite_placeholders("INSERT INTO t VALUES ($1, $2), ($3, $4)"), "INSERT INTO t VALUES (?, ?), (?, ?)");
+        assert_eq!(sqlite_placeholders("SELECT 1"), "SELECT 1");
+        // A reused or out-of-order number keeps the numbered form.
+        assert_eq!(sqlite_placeholders("VALUES ($1, $2, $2)"), "VALUES ($1, $2, $2)");
+        assert_eq!(sqlite_placeholders("WHERE a = $2 AND b = $1"), "WHERE a = $2 AND b = $1");
+        assert_eq!(sqlite_placeholders("LIMIT $10"), "LIMIT $10");
     }
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use common::{fresh_databases, fresh_postgres, fresh_sqlite, FreshDb, FreshPostgres, FreshSqlite};
-use rivulet_store::schema::MLFLOW_ALEMBIC_HEAD;
+use rivulet_store::schema::{rivulet_migration_count, MLFLOW_ALEMBIC_HEAD};
 use rivulet_store::{Store, StoreSettings};
 use sqlx::Connection;
 
@@ -605,7 +605,7 @@ async fn opening_twice_changes_nothing() {
         assert_same_catalog(&format!("{label}: second open"), &catalog_once, &catalog(&db, Objects::All).await);
         assert_eq!(experiments_once, experiment_rows(&db).await, "{label}");
         assert_eq!(migrations_once, rivulet_migration_rows(&db).await, "{label}");
-        assert_eq!(migrations_once.len(), 1, "{label}: {migrations_once:?}");
+        assert_eq!(migrations_once.len(), rivulet_migration_count(), "{label}: {migrations_once:?}");
 
         let checked = open(&db, without_migrations()).await;
         assert!(checked.is_ok(), "{label}: check after prepare: {:#}", checked.err().unwrap());
@@ -635,7 +635,8 @@ async fn database_mlflow_created_is_accepted_and_left_alone() {
         assert_eq!(experiments_before.len(), 2, "{label}: {experiments_before:?}");
 
         let check = open(&db, without_migrations()).await.err().map(|e| format!("{e:#}")).unwrap_or_default();
-        assert!(check.contains("migrations 1 are not applied") && check.contains("--no-migrate"), "{label}: {check}");
+        let pending = (1..=rivulet_migration_count()).map(|v| v.to_string()).collect::<Vec<_>>().join(", ");
+        assert!(check.contains(&format!("migrations {pending} are not applied")) && check.contains("--no-migrate"), "{label}: {check}");
 
         let settings = StoreSettings { default_artifact_root: "s3://elsewhere".into(), ..StoreSettings::default() };
         open(&db, settings).await.unwrap_or_else(|e| panic!("{label}: {e:#}")).close().await;
@@ -648,7 +649,7 @@ async fn database_mlflow_created_is_accepted_and_left_alone() {
         assert_eq!(experiments_before, experiment_rows(&db).await, "{label}: experiments must be untouched");
         assert_eq!(db.query_strings("SELECT version_num FROM alembic_version").await, [MLFLOW_ALEMBIC_HEAD]);
         assert!(index_exists(&db, RIVULET_INDEX).await, "{label}");
-        assert_eq!(rivulet_migration_rows(&db).await.len(), 1, "{label}");
+        assert_eq!(rivulet_migration_rows(&db).await.len(), rivulet_migration_count(), "{label}");
         assert!(open(&db, without_migrations()).await.is_ok(), "{label}: check after Rivulet's migrations");
     }
 }
@@ -724,7 +725,7 @@ async fn simultaneous_opens_prepare_once() {
             store.unwrap_or_else(|e| panic!("{label}: {e:#}")).close().await;
         }
         assert_eq!(experiment_rows(&db).await.len(), 1, "{label}");
-        assert_eq!(rivulet_migration_rows(&db).await.len(), 1, "{label}");
+        assert_eq!(rivulet_migration_rows(&db).await.len(), rivulet_migration_count(), "{label}");
         assert_eq!(db.query_strings("SELECT version_num FROM alembic_version").await, [MLFLOW_ALEMBIC_HEAD]);
     }
 }

@@ -23,6 +23,11 @@ use crate::Pools;
 /// The alembic revision of MLflow 3.17.2's schema, the only one Rivulet reads and writes.
 pub const MLFLOW_ALEMBIC_HEAD: &str = "dc11669786a5";
 
+/// How many schema migrations of Rivulet's own a ready database has applied.
+pub fn rivulet_migration_count() -> usize {
+    SQLITE_MIGRATIONS.len()
+}
+
 /// Every alembic revision MLflow reached before [`MLFLOW_ALEMBIC_HEAD`], oldest first. A
 /// database at one of these only needs `mlflow db upgrade`; any other revision came from a
 /// newer MLflow (or not from MLflow at all), which deserves a different instruction.
