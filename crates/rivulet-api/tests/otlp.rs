@@ -216,7 +216,7 @@ async fn bad_input_is_refused_and_stores_nothing() {
     let truncated = good.encode_to_vec();
     assert_eq!(h.post(&proto, truncated[..truncated.len() - 5].to_vec()).await.0, StatusCode::BAD_REQUEST);
     let (status, content_type, _) = h.post(&[("content-type", "text/plain"), ("x-mlflow-experiment-id", &experiment)], b"x".to_vec()).await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json"));
+    assert_eq!((status, content_type.as_str()), (StatusCode::BAD_REQUEST, "application/json"));
     let (status, _, body) = h.post(&[("content-type", "application/json"), ("x-mlflow-experiment-id", &experiment)], b"{\"resourceSpans\": [".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&body).contains("\"code\":3"));

@@ -112,6 +112,11 @@ async fn search_filters_and_order(store: Store) {
     assert_eq!(search(&store, id, "span.type = 'RETRIEVER' AND span.name = 'span-1'", &[]).await, Vec::<String>::new(), "span clauses match one span");
     assert_eq!(search(&store, id, "span.attributes.`gen_ai.request.model` = 'gpt-4o'", &[]).await, vec![trace_id(1)]);
     assert_eq!(search(&store, id, "span.attributes.`gen_ai.request.model` = 'gpt-4'", &[]).await, Vec::<String>::new());
+    assert_eq!(search(&store, id, "span.attributes.gen_ai.request.model LIKE '%gpt-4o%'", &[]).await, vec![trace_id(1)]);
+    assert_eq!(search(&store, id, "span.attributes.gen_ai.request.model ILIKE '%GPT-4O%'", &[]).await, vec![trace_id(1)]);
+    assert_eq!(search(&store, id, "span.attributes.gen_ai.request.model RLIKE 'gpt-4o'", &[]).await, vec![trace_id(1)]);
+    assert_eq!(search(&store, id, "span.attributes.gen_ai.request.model RLIKE '^gpt-[0-9]o'", &[]).await, vec![trace_id(1)]);
+    assert_eq!(search(&store, id, "span.attributes.gen_ai.request.model RLIKE '^pt'", &[]).await, Vec::<String>::new());
     assert_eq!(search(&store, id, "text ILIKE '%HELLO%'", &[]).await, vec![trace_id(3)]);
     assert_eq!(search(&store, id, "name = 'span-1' AND timestamp_ms < 1764000000100", &[]).await, vec![trace_id(2), trace_id(1)]);
     assert_eq!(search(&store, id, "", &["execution_time_ms DESC"]).await[0], trace_id(3));

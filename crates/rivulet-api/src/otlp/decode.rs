@@ -64,9 +64,10 @@ pub fn encoding_of(content_type: Option<&str>) -> Result<Encoding, OtlpError> {
     match mime.as_str() {
         "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
         "application/json" => Ok(Encoding::Json),
-        "" => Err(OtlpError { status: 415, message: "Content-Type is missing: send application/x-protobuf or application/json".into() }),
+        // 400 as MLflow answers (the Collector drops the batch on any 4xx but 429 either way).
+        "" => Err(OtlpError::bad_request("Content-Type is missing: send application/x-protobuf or application/json")),
         other => Err(OtlpError {
-            status: 415,
+            status: 400,
             message: format!("unsupported Content-Type '{other}': send application/x-protobuf or application/json"),
         }),
     }
@@ -104,7 +105,7 @@ pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> 
             Err(_) => read_bounded(flate2::read::DeflateDecoder::new(body), limit, "deflate"),
         },
         other => Err(OtlpError {
-            status: 415,
+            status: 400,
             message: format!("unsupported Content-Encoding '{other}': send gzip, deflate or no encoding"),
         }),
     }
@@ -312,8 +313,8 @@ mod tests {
     fn encodings_and_types() {
         assert_eq!(encoding_of(Some("application/x-protobuf")).unwrap(), Encoding::Protobuf);
         assert_eq!(encoding_of(Some("application/json; charset=utf-8")).unwrap(), Encoding::Json);
-        assert_eq!(encoding_of(Some("text/plain")).unwrap_err().status, 415);
-        assert_eq!(encoding_of(None).unwrap_err().status, 415);
+        assert_eq!(encoding_of(Some("text/plain")).unwrap_err().status, 400);
+        assert_eq!(encoding_of(None).unwrap_err().status, 400);
     }
 
     #[test]
@@ -326,7 +327,7 @@ mod tests {
         assert_eq!(error.status, 413);
         let error = decompress(b"not gzip", Some("gzip"), 1024).unwrap_err();
         assert_eq!(error.status, 400);
-        assert_eq!(decompress(b"abc", Some("zstd"), 1024).unwrap_err().status, 415);
+        assert_eq!(decompress(b"abc", Some("zstd"), 1024).unwrap_err().status, 400);
     }
 
     #[test]

@@ -69,7 +69,10 @@ impl Store {
         if assessment.created_ms == 0 {
             assessment.created_ms = now;
         }
-        assessment.last_updated_ms = now;
+        // A client that sends its own times (a backfill, an import) keeps them, as with MLflow.
+        if assessment.last_updated_ms == 0 {
+            assessment.last_updated_ms = assessment.created_ms;
+        }
         let mut tx = self.begin().await?;
         let trace = tx
             .fetch_optional("SELECT experiment_id, timestamp_ms FROM trace_info WHERE request_id = $1", &binds![assessment.trace_id.as_str()])

@@ -40,6 +40,18 @@ fn text_value(value: &FilterValue) -> String {
     }
 }
 
+/// Escapes regular-expression syntax so a literal can start a pattern.
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Escapes LIKE wildcards so a literal needle can sit between `%` signs.
 fn like_literal(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
@@ -127,9 +139,23 @@ fn span_condition(dialect: Dialect, clause: &TraceClause, binds: &mut Binds) -> 
                         format!("(s.content LIKE {present} ESCAPE '\\' AND NOT {equal})")
                     }
                 }
+                TraceComparator::RLike => {
+                    // The attribute's stored text is a JSON string inside the span JSON, so the
+                    // expression is matched against what follows `"key": "\"`; a leading `^`
+                    // anchors it right there.
+                    let (anchored, expression) = match value.strip_prefix('^') {
+                        Some(rest) => (true, rest.to_string()),
+                        None => (false, value.clone()),
+                    };
+                    let prefix = regex_literal(&format!("{key}: \"\\\""));
+                    let pattern = if anchored { format!("{prefix}{expression}") } else { format!("{prefix}.*{expression}") };
+                    compare_trace(dialect, "s.content", TraceComparator::RLike, &FilterValue::Text(pattern), binds)
+                }
                 comparator => {
-                    // MLflow's reading: the attribute is present and the pattern follows it.
-                    let pattern = FilterValue::Text(format!("%{}{value}%", like_literal(&key)));
+                    // MLflow's reading: the attribute is present and the pattern follows it. The
+                    // key is not escaped: LIKE wildcards in it only widen the match, and SQLite's
+                    // LIKE has no escape character unless one is declared.
+                    let pattern = FilterValue::Text(format!("%{key}{value}%"));
                     compare_trace(dialect, "s.content", comparator, &pattern, binds)
                 }
             }
