@@ -159,7 +159,9 @@ def main_backend_uri() -> tuple[str, FreshDatabase | None]:
 SERVER_LOGS: list[Path] = []
 
 
-def _server_command(port: int, backend_uri: str, artifacts_dir: Path) -> list[str]:
+def _server_command(
+    port: int, backend_uri: str, artifacts_dir: Path, grpc_port: int | None = None
+) -> list[str]:
     flags = [
         "server",
         "--host", "127.0.0.1",
@@ -173,6 +175,10 @@ def _server_command(port: int, backend_uri: str, artifacts_dir: Path) -> list[st
     binary = Path(os.environ.get("RIVULET_BIN", REPO_ROOT / "target" / "release" / "rivulet"))
     if not binary.is_file():
         raise RuntimeError(f"Rivulet binary not found at {binary} (set RIVULET_BIN)")
+    # Rivulet's OTLP/gRPC receiver defaults to 4317; every server of the run needs its own
+    # port (MLflow has no gRPC receiver and no such flag).
+    if grpc_port is not None:
+        flags += ["--otlp-grpc-port", str(grpc_port)]
     return [str(binary), *flags]
 
 
@@ -203,13 +209,17 @@ class TrackingServer:
         self.backend_uri = backend_uri
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Rivulet's OTLP/gRPC port (None for MLflow, which has no gRPC receiver).
+        self.grpc_port: int | None = None
+        while TARGET == "rivulet" and self.grpc_port in (None, self.port):
+            self.grpc_port = free_port()
         self.artifacts_dir = work_dir() / unique(f"{name}-artifacts")
         self.log_path = work_dir() / f"{unique(name)}.log"
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> TrackingServer:
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
-        cmd = _server_command(self.port, self.backend_uri, self.artifacts_dir)
+        cmd = _server_command(self.port, self.backend_uri, self.artifacts_dir, self.grpc_port)
         SERVER_LOGS.append(self.log_path)
         log = open(self.log_path, "wb")
         log.write(("$ " + " ".join(cmd) + "\n").encode())
