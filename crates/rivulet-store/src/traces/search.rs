@@ -281,7 +281,14 @@ fn where_and_order(dialect: Dialect, search: &TraceSearch, binds: &mut Binds) ->
                 format!("{alias}.value")
             }
         };
-        order.push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END"));
+        // NOT NULL columns need no nulls-last term, and without it the database can walk an index.
+        let never_null = matches!(
+            order_by.key,
+            TraceOrderKey::ExperimentId | TraceOrderKey::TimestampMs | TraceOrderKey::Status | TraceOrderKey::RequestId
+        );
+        if !never_null {
+            order.push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END"));
+        }
         order.push(format!("{column} {direction}"));
     }
     if !search.order_by.iter().any(|o| o.key == TraceOrderKey::TimestampMs) {
