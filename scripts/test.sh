@@ -16,3 +16,6 @@ fi
 echo "== mlflow client compatibility suite"
 cargo build --release -p rivulet
 RIVULET_BIN="$PWD/target/release/rivulet" tests/compat/run.sh
+
+echo "== web UI in Chromium"
+RIVULET_BIN="$PWD/target/release/rivulet" tests/ui/run.sh

@@ -7,8 +7,10 @@ mod artifacts;
 pub mod dto;
 pub mod error;
 mod meta;
+pub mod ops;
 pub mod otlp;
 pub mod request;
+pub mod security;
 mod tracking;
 mod traces;
 
@@ -38,6 +40,11 @@ pub struct ApiSettings {
     pub otlp_limits: otlp::decode::DecodeLimits,
     /// Artifact storage (`--artifacts-destination`, `--default-artifact-root`); disabled by default.
     pub artifacts: Arc<rivulet_artifacts::Artifacts>,
+    /// Host check, CORS, security headers and authentication (`--allowed-hosts`,
+    /// `--cors-allowed-origins`, `--auth-file`, …); applied by [`app`].
+    pub security: security::SecuritySettings,
+    /// Metrics and the readiness probe's store checks.
+    pub ops: ops::Ops,
 }
 
 impl Default for ApiSettings {
@@ -50,6 +57,8 @@ impl Default for ApiSettings {
             static_prefix: None,
             otlp_limits: otlp::decode::DecodeLimits::default(),
             artifacts: Arc::new(rivulet_artifacts::Artifacts::disabled()),
+            security: security::SecuritySettings::default(),
+            ops: ops::Ops::default(),
         }
     }
 }
@@ -70,6 +79,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/health", get(meta::health))
         .route("/version", get(meta::version))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
         .route("/api/3.0/mlflow/server-info", get(meta::server_info))
         .route("/ajax-api/3.0/mlflow/server-info", get(meta::server_info))
         .route(
@@ -87,4 +98,13 @@ pub fn router(state: AppState) -> Router {
         _ => routes,
     };
     routes.with_state(state)
+}
+
+/// The served application: [`router`] merged with `extra` routes (the web UI), under one set of
+/// layers — request metrics, security headers, Host check, CORS and authentication — so that no
+/// route, whichever crate adds it, escapes them.
+pub fn app(state: AppState, extra: Router) -> Router {
+    let settings = state.settings.clone();
+    let app = router(state).merge(extra);
+    ops::instrument(security::protect(app, &settings), &settings.ops)
 }

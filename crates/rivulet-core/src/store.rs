@@ -114,6 +114,18 @@ pub struct TraceSearch {
     pub offset: u64,
 }
 
+/// One session of an experiment's traces (the `mlflow.trace.session` metadata), for the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub traces: u64,
+    pub errors: u64,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// Sum of the traces' total tokens, when any trace reported usage.
+    pub total_tokens: Option<i64>,
+}
+
 /// Which traces `delete-traces` removes.
 #[derive(Debug, Clone)]
 pub enum TraceDeletion {
@@ -155,4 +167,21 @@ pub trait TraceStore: Send + Sync + 'static {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<String>>;
+
+    // Reads only the web UI needs. The defaults keep test doubles compiling; `rivulet-store`
+    // answers them with one indexed query each.
+
+    /// One stored span of a trace (the UI's span panel loads spans one at a time, so a
+    /// 30,000-span trace is never read whole for a click).
+    async fn get_span(&self, trace_id: &str, span_id: &str) -> Result<Option<crate::traces::model::StoredSpan>> {
+        Ok(self.get_spans(trace_id).await?.into_iter().find(|span| span.span_id == span_id))
+    }
+    /// The model (`spans.model_name`) of each trace's earliest span that names one.
+    async fn trace_models(&self, _trace_ids: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+        Ok(std::collections::BTreeMap::new())
+    }
+    /// An experiment's sessions, most recently active first.
+    async fn search_sessions(&self, _experiment_id: i64, _max_results: usize, _offset: u64) -> Result<Page<SessionSummary>> {
+        Err(crate::CoreError::new(crate::ErrorCode::NotImplemented, "sessions are not supported by this store"))
+    }
 }

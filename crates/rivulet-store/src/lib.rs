@@ -165,6 +165,19 @@ impl Store {
         &self.settings
     }
 
+    // [ops] Read-only helpers for readiness, metrics and `rivulet db check`.
+
+    /// Checks, without changing anything, that the schema is at the versions this build serves;
+    /// the error says what to run.
+    pub async fn check_schema(&self) -> anyhow::Result<()> {
+        schema::check(&self.pools).await
+    }
+
+    /// Span batches waiting for the ingest writer, and how many may wait before exports get 503.
+    pub fn ingest_queue(&self) -> Option<(usize, usize)> {
+        self.ingest.as_ref().map(|sender| (sender.max_capacity() - sender.capacity(), sender.max_capacity()))
+    }
+
     /// Closes every connection, waiting for in-flight queries.
     pub async fn close(&self) {
         match &self.pools {
@@ -175,4 +188,18 @@ impl Store {
             Pools::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// [ops] Whether a failure of [`Store::open`] means the database could not be reached — worth
+/// retrying while it starts — rather than a refusal that retrying cannot fix (wrong password,
+/// wrong schema version).
+pub fn is_unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)) => true,
+        // PostgreSQL starting up or out of connection slots; SQLSTATE class 08 is a connection failure.
+        Some(sqlx::Error::Database(error)) => {
+            error.code().is_some_and(|code| matches!(code.as_ref(), "57P03" | "53300") || code.starts_with("08"))
+        }
+        _ => false,
+    })
 }

@@ -41,11 +41,14 @@ pub struct ServerArgs {
     #[arg(long = "no-serve-artifacts", action = ArgAction::SetTrue, overrides_with = "serve_artifacts")]
     pub no_serve_artifacts: bool,
 
-    /// Extra Host header values to accept, comma-separated (loopback and private addresses are always accepted).
+    /// Extra Host header values to accept, comma-separated: `name` (any port), `name:port` (that
+    /// port only), `*.example.com` (subdomains), or `*` (no check). Loopback and private addresses,
+    /// single-label names and in-cluster names (*.svc, *.cluster.local) are always accepted.
     #[arg(long, env = "MLFLOW_SERVER_ALLOWED_HOSTS")]
     pub allowed_hosts: Option<String>,
 
-    /// Origins allowed to make cross-origin requests, comma-separated.
+    /// Origins allowed to make cross-origin requests, comma-separated (scheme://host[:port],
+    /// https://*.example.com, or `*`); localhost origins and the server's own are always allowed.
     #[arg(long, env = "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS")]
     pub cors_allowed_origins: Option<String>,
 
@@ -77,6 +80,25 @@ pub struct ServerArgs {
     /// Log format.
     #[arg(long, env = "RIVULET_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+
+    // [security/ops] flags.
+    /// Require credentials on every route but /health, /version and /ready (HTTP and OTLP/gRPC):
+    /// a file of `user:<name>:<argon2 hash>` and `token:<name>:<sha256 hex>` lines, made with
+    /// `rivulet auth hash-password` / `rivulet auth new-token`. Off by default.
+    #[arg(long, env = "RIVULET_AUTH_FILE", value_name = "PATH")]
+    pub auth_file: Option<PathBuf>,
+
+    /// Turn off the Host check, CORS handling and security headers (authentication stays).
+    #[arg(long, env = "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pub disable_security_middleware: bool,
+
+    /// X-Frame-Options (and CSP frame-ancestors) of every response: DENY, SAMEORIGIN or NONE.
+    #[arg(long, env = "MLFLOW_SERVER_X_FRAME_OPTIONS", default_value = "SAMEORIGIN")]
+    pub x_frame_options: String,
+
+    /// Seconds to keep retrying a database that cannot be reached at start (0: try once).
+    #[arg(long, env = "RIVULET_DB_STARTUP_TIMEOUT", default_value_t = 120)]
+    pub db_startup_timeout: u64,
 }
 
 /// Where the backend store URI came from, for the start-up log.
@@ -138,13 +160,21 @@ pub struct ServerConfig {
     pub default_trace_experiment: Option<String>,
     pub otlp_grpc_port: u16,
     pub otlp_max_body_bytes: usize,
+    /// `MLFLOW_S3_ENDPOINT_URL`: endpoint of S3-compatible artifact storage (MinIO, Ceph, moto).
+    pub s3_endpoint: Option<String>,
+    /// `MLFLOW_S3_IGNORE_TLS=true`: accept the endpoint's invalid TLS certificate.
+    pub s3_ignore_tls: bool,
+    /// [security] Host check, CORS, security headers, authentication.
+    pub security: rivulet_api::security::SecuritySettings,
+    /// [ops] How long to retry an unreachable database at start.
+    pub db_startup_timeout: std::time::Duration,
 }
 
-fn is_local_path(uri: &str) -> bool {
+pub(crate) fn is_local_path(uri: &str) -> bool {
     !uri.contains("://") && !uri.contains(":/")
 }
 
-fn absolute(path: &str) -> anyhow::Result<String> {
+pub(crate) fn absolute(path: &str) -> anyhow::Result<String> {
     let path = Path::new(path);
     let absolute: PathBuf = if path.is_absolute() {
         path.to_path_buf()
@@ -176,7 +206,9 @@ impl ServerConfig {
             env("MLFLOW_TRACKING_URI").as_deref(),
         );
         let store_uri = StoreUri::parse(&uri).map_err(|message| anyhow::anyhow!("{message} (from {})", source.describe()))?;
-        let serve_artifacts = !args.no_serve_artifacts;
+        // `MLFLOW_SERVE_ARTIFACTS=false` turns serving off as in MLflow; the flags win over it.
+        let serve_env_off = env("MLFLOW_SERVE_ARTIFACTS").is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0"));
+        let serve_artifacts = !args.no_serve_artifacts && (args.serve_artifacts || !serve_env_off);
         let default_artifact_root = match args.default_artifact_root.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
             Some(root) if is_local_path(root) => absolute(root)?,
             Some(root) => root.to_string(),
@@ -204,6 +236,17 @@ impl ServerConfig {
             default_trace_experiment: args.default_trace_experiment.clone().filter(|n| !n.trim().is_empty()),
             otlp_grpc_port: args.otlp_grpc_port,
             otlp_max_body_bytes: args.otlp_max_body_mib.max(1) * 1024 * 1024,
+            s3_endpoint: env("MLFLOW_S3_ENDPOINT_URL").filter(|e| !e.trim().is_empty()),
+            s3_ignore_tls: env("MLFLOW_S3_IGNORE_TLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+            security: rivulet_api::security::SecuritySettings::from_flags(&rivulet_api::security::SecurityFlags {
+                allowed_hosts: args.allowed_hosts.as_deref(),
+                cors_allowed_origins: args.cors_allowed_origins.as_deref(),
+                disable_security_middleware: args.disable_security_middleware,
+                x_frame_options: Some(&args.x_frame_options),
+                auth_file: args.auth_file.as_deref(),
+            })
+            .map_err(anyhow::Error::msg)?,
+            db_startup_timeout: std::time::Duration::from_secs(args.db_startup_timeout),
         })
     }
 }

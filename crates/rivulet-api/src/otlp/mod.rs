@@ -58,6 +58,13 @@ pub enum ExportError {
 
 /// The one ingest path behind both transports: validate, apply conventions, store durably.
 pub async fn ingest_export(state: &AppState, target: &ExportTarget, request: &ExportTraceServiceRequest, limits: &DecodeLimits) -> Result<ExportOutcome, ExportError> {
+    // [ops] Spans received/accepted/rejected and batch sizes, counted for both transports here.
+    let result = ingest_export_unmetered(state, target, request, limits).await;
+    state.settings.ops.metrics.record_export(crate::ops::count_spans(request), &result);
+    result
+}
+
+async fn ingest_export_unmetered(state: &AppState, target: &ExportTarget, request: &ExportTraceServiceRequest, limits: &DecodeLimits) -> Result<ExportOutcome, ExportError> {
     let converted = convert_request(request, limits);
     if converted.spans.is_empty() {
         if converted.rejected.is_empty() {

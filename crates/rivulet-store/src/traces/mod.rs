@@ -7,6 +7,7 @@ pub(crate) mod ingest;
 mod manage;
 mod read;
 mod search;
+mod ui;
 
 use async_trait::async_trait;
 use rivulet_core::page::Page;
@@ -101,5 +102,17 @@ impl TraceStore for Store {
         limit: usize,
     ) -> Result<Vec<String>> {
         self.traces_with_service_call_impl(experiment_id, parent_service, child_service, from_ms, to_ms, limit).await
+    }
+
+    async fn get_span(&self, trace_id: &str, span_id: &str) -> Result<Option<StoredSpan>> {
+        self.get_span_impl(trace_id, span_id).await
+    }
+
+    async fn trace_models(&self, trace_ids: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+        self.trace_models_impl(trace_ids).await
+    }
+
+    async fn search_sessions(&self, experiment_id: i64, max_results: usize, offset: u64) -> Result<Page<rivulet_core::store::SessionSummary>> {
+        self.search_sessions_impl(experiment_id, max_results, offset).await
     }
 }
