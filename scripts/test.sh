@@ -17,5 +17,8 @@ echo "== mlflow client compatibility suite"
 cargo build --release -p rivulet
 RIVULET_BIN="$PWD/target/release/rivulet" tests/compat/run.sh
 
+echo "== Kubernetes manifests, rendered and validated offline, and the deployment guide's commands"
+RIVULET_BIN="$PWD/target/release/rivulet" tests/deploy/run.sh
+
 echo "== web UI in Chromium"
 RIVULET_BIN="$PWD/target/release/rivulet" tests/ui/run.sh

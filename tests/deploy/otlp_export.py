@@ -114,8 +114,9 @@ def main():
     # (field 1) would mean rejected spans.
     if content_type not in ("application/x-protobuf", ""):
         sys.exit(f"otlp_export: response Content-Type {content_type!r}, expected application/x-protobuf")
-    if payload:
-        sys.exit(f"otlp_export: non-empty ExportTraceServiceResponse (partial success?): {payload!r}")
+    # Empty, or an empty partial_success (field 1, length 0): full success.
+    if payload not in (b"", b"\x0a\x00"):
+        sys.exit(f"otlp_export: ExportTraceServiceResponse reports a partial success: {payload!r}")
     print(trace_id)
 
 

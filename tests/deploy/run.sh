@@ -12,9 +12,9 @@
 #      docs/kubernetes.md, an OTLP export as the Collector sends it, Host-header variants,
 #      probes, JSON logs, graceful stop; PostgreSQL with credentials from PGUSER/PGPASSWORD
 #      when RIVULET_TEST_POSTGRES_URL is set;
-#   6. static build: the Docker build context alone builds a static binary (glibc static-pie
-#      here, as the musl target cannot be installed offline) that serves; with buildah
-#      installed, it is also packed into an OCI image FROM scratch and run.
+#   6. static build: the Dockerfile's build command, on the Docker build context alone, gives a
+#      static binary that serves; with buildah installed, it is also packed into an OCI image
+#      FROM scratch whose server must become ready as uid 65532.
 #
 # Usage: tests/deploy/run.sh
 # Environment:
@@ -22,9 +22,10 @@
 #   DEPLOY_VENV               venv for kubernetes-validate (default: $REPO/target/deploy-venv),
 #                             created with the pins of tests/deploy/requirements.txt, reused when complete
 #   DEPLOY_PYTHON             interpreter that creates the venv (default: python3)
-#   DEPLOY_STATIC_BUILD       1: run step 6 (a full release build with other RUSTFLAGS, several
-#                             minutes the first time; incremental afterwards, in
-#                             $REPO/target/deploy-static); 0 (default): skip it
+#   DEPLOY_STATIC_BUILD       1: run step 6 (a full release build with other RUSTFLAGS, 10-25
+#                             minutes the first time on 2 cores; incremental afterwards, in
+#                             DEPLOY_STATIC_TARGET_DIR, default $REPO/target/deploy-static);
+#                             0 (default): skip it
 #   RIVULET_DEPLOY_PENDING    server features the manifests use that may be missing for now,
 #                             space-separated from: ready metrics db-upgrade; their checks then
 #                             report SKIP instead of failing. Empty by default: everything required.
@@ -113,6 +114,20 @@ for dir in "$K8S/base" "$K8S"/overlays/* "$K8S/migrate-from-mlflow"; do
     fail "kubectl kustomize ${dir#"$REPO"/}"; sed 's/^/        /' "$WORK/render-$name.err"
   fi
 done
+# docs/kubernetes.md promises kubectl 1.27 (Kustomize v5.0): same output with it, when present.
+KUBECTL_MIN="${DEPLOY_KUBECTL_MIN:-$(command -v kubectl.1.27 || ls /usr/lib/google-cloud-sdk/bin/kubectl.1.27 2>/dev/null || true)}"
+if [[ -n "$KUBECTL_MIN" ]]; then
+  same_with_min() {
+    local t dir
+    for t in "${TARGETS[@]}"; do
+      dir="$K8S/$t"; [[ -d "$dir" ]] || dir="$K8S/overlays/$t"
+      "$KUBECTL_MIN" kustomize "$dir" | cmp -s - "$RENDERED/$t.yaml" || { echo "$t renders differently"; return 1; }
+    done
+  }
+  check "$("$KUBECTL_MIN" version --client 2>/dev/null | grep -o 'Kustomize Version.*'): same output for every target" same_with_min
+else
+  skip "kubectl 1.27 not found (set DEPLOY_KUBECTL_MIN to compare with the oldest supported kubectl)"
+fi
 # A component that no overlay uses would never be rendered, so never checked.
 for comp in "$K8S"/components/*/; do
   comp="$(basename "$comp")"
@@ -202,7 +217,7 @@ SERVER_ENV+=("MLFLOW_SERVER_ALLOWED_HOSTS=$ALLOWED")
 # What service links would inject for a Service named mlflow, were they on: --port must win.
 SERVER_ENV+=("MLFLOW_PORT=tcp://10.96.0.10:5000")
 
-start_server() {  # log file, extra args... ; sets SERVER_PID
+launch_server() {  # log file, extra args... ; sets SERVER_PID, returns once /health answers (1 if the server died)
   local logfile="$1"
   shift
   (cd "$SRV/run" && exec env "${SERVER_ENV[@]}" "$RIVULET_BIN" "${SERVER_ARGS[@]}" "$@") > "$logfile.out" 2> "$logfile" &
@@ -215,6 +230,26 @@ start_server() {  # log file, extra args... ; sets SERVER_PID
     sleep 0.1
   done
   return 1
+}
+wait_ready() {  # seconds: 0 once /ready says 200 (or does not exist: 404), 1 on timeout or exit
+  local code _
+  for _ in $(seq 1 $(( $1 * 10 ))); do
+    code="$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/ready" 2>/dev/null)"
+    [[ "$code" == 200 || "$code" == 404 ]] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+reap_server() {  # a server that exited by itself: its exit status
+  local rc=0
+  wait "$SERVER_PID" || rc=$?
+  PIDS=("${PIDS[@]/$SERVER_PID}")
+  return $rc
+}
+start_server() {  # log file, extra args... ; launched, and ready within 60 s (a server that fails is stopped)
+  launch_server "$@" || { kill -0 "$SERVER_PID" 2>/dev/null && stop_server; reap_server 2>/dev/null; return 1; }
+  wait_ready 60 || { kill -0 "$SERVER_PID" 2>/dev/null && stop_server; reap_server 2>/dev/null; return 1; }
 }
 stop_server() {  # SIGTERM as the kubelet sends it; sets STOP_SECS to the time until exit
   local start end rc
@@ -289,6 +324,14 @@ EOF
     done
   }
   check "API answers every allowed Host, with or without a port (no --allowed-hosts=*)" host_ok
+  # Control: the check above means something only if other public names are refused.
+  code="$(curl -sS -o /dev/null -w '%{http_code}' -H 'Host: mlflow.attacker.example' -X POST "$BASE/ajax-api/2.0/mlflow/experiments/search" \
+    -H 'Content-Type: application/json' -d '{"max_results": 1}')"
+  case "$code" in
+    403) ok "an unlisted public Host is refused (403): the host check is on" ;;
+    200) skip "an unlisted public Host is accepted: this binary has no host check" ;;
+    *) fail "an unlisted public Host got $code (expected 403)" ;;
+  esac
   json_logs() { "$PY" -c 'import json, sys
 lines = [l for l in open(sys.argv[1]) if l.strip()]
 assert lines, "no log lines"
@@ -310,15 +353,15 @@ print(len(lines), "lines")' "$1"; }
   fi
   # ... and on an empty database it must not serve: exit with the reason, or stay unready.
   refuses_empty() {
-    if start_server "$SRV/no-migrate-empty.log" --no-migrate --backend-store-uri "sqlite:///$SRV/empty.db"; then
-      local code
-      code="$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/ready")"
+    local rc=0
+    if launch_server "$SRV/no-migrate-empty.log" --no-migrate --backend-store-uri "sqlite:///$SRV/empty.db" && wait_ready 5; then
       stop_server
-      [[ "$code" != 200 ]] || { echo "/ready answered 200 on an empty database"; return 1; }
+      echo "ready on an empty database"; return 1
+    fi
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      stop_server   # alive but not ready: what the readiness probe keeps out of the Service
     else
-      wait "$SERVER_PID"
-      local rc=$?
-      PIDS=("${PIDS[@]/$SERVER_PID}")
+      reap_server || rc=$?
       [[ $rc -ne 0 ]] && grep -qi "schema" "$SRV/no-migrate-empty.log" || { echo "exit $rc"; tail -n 5 "$SRV/no-migrate-empty.log"; return 1; }
     fi
   }
@@ -357,15 +400,16 @@ log "6. static build from the Docker build context"
 if [[ "${DEPLOY_STATIC_BUILD:-0}" != 1 ]]; then
   skip "static build (set DEPLOY_STATIC_BUILD=1; a full release build the first time)"
 else
-  # The build context as .dockerignore leaves it: Cargo.toml, Cargo.lock, crates/.
-  CTX="$WORK/context"
-  mkdir -p "$CTX"
+  # The build context as .dockerignore leaves it: Cargo.toml, Cargo.lock, crates/. Copied to
+  # a fixed place with the files' times kept, so a second run only rebuilds what changed.
+  STATIC_TARGET_DIR="${DEPLOY_STATIC_TARGET_DIR:-$REPO/target/deploy-static}"
+  CTX="$STATIC_TARGET_DIR/context"
+  rm -rf "$CTX" && mkdir -p "$CTX"
   (cd "$REPO" && tar --exclude='crates/*/target' -cf - Cargo.toml Cargo.lock crates) | tar -xf - -C "$CTX"
   check ".dockerignore admits exactly Cargo.toml, Cargo.lock and crates/" \
     "$PY" -c 'import sys; lines = [l.strip() for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")]
 assert lines == ["*", "!Cargo.toml", "!Cargo.lock", "!crates/", "crates/**/target/"], lines' "$REPO/.dockerignore"
   TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
-  STATIC_TARGET_DIR="${DEPLOY_STATIC_TARGET_DIR:-$REPO/target/deploy-static}"
   static_build() {
     (cd "$CTX" && RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$STATIC_TARGET_DIR" \
       cargo build --release --locked -p rivulet --target "$TRIPLE")
@@ -373,9 +417,10 @@ assert lines == ["*", "!Cargo.toml", "!Cargo.lock", "!crates/", "crates/**/targe
   started=$(date +%s)
   if static_build > "$WORK/static-build.log" 2>&1; then
     ok "cargo build --release --locked, +crt-static, $TRIPLE, from the build context ($(( $(date +%s) - started ))s)"
-    SBIN="$STATIC_TARGET_DIR/$TRIPLE/release/rivulet"
+    SBIN="$WORK/rivulet-static"
+    strip -o "$SBIN" "$STATIC_TARGET_DIR/$TRIPLE/release/rivulet"
     is_static() { ldd "$SBIN" 2>&1 | grep -Eq 'statically linked|not a dynamic executable'; }
-    check "ldd: $(ldd "$SBIN" 2>&1 | head -n 1 | xargs)" is_static
+    check "ldd: $(ldd "$SBIN" 2>&1 | head -n 1 | xargs) ($(( $(stat -c %s "$SBIN") / 1048576 )) MiB stripped)" is_static
     # --host localhost goes through getaddrinfo: name resolution works in the static binary.
     static_serves() {
       local port pid ok=1
@@ -389,19 +434,40 @@ assert lines == ["*", "!Cargo.toml", "!Cargo.lock", "!crates/", "crates/**/targe
     }
     check "the static binary serves /health (listening on --host localhost, resolved by getaddrinfo)" static_serves
     if command -v buildah >/dev/null; then
+      # The Dockerfile's final stage, FROM scratch instead of distroless (no registry here): the
+      # binary, /mlflow owned by 65532, the same user, environment and entrypoint. Then the
+      # server runs inside it (no libc, no NSS modules, nothing but the binary) and must serve.
+      BUILDAH=(buildah --storage-driver vfs)
+      CTR=""
       oci_image() {
-        local c
-        c="$(buildah --storage-driver vfs from scratch)" || return 1
-        buildah --storage-driver vfs copy --chown 65532:65532 "$c" "$SBIN" /usr/local/bin/rivulet &&
-          buildah --storage-driver vfs config --user 65532:65532 --port 5000 --port 4317 \
-            --entrypoint '["/usr/local/bin/rivulet"]' --cmd 'server --host=0.0.0.0' "$c" &&
-          buildah --storage-driver vfs commit --format oci "$c" "oci-archive:$WORK/rivulet-oci.tar" &&
-          buildah --storage-driver vfs run --isolation chroot --user 65532:65532 "$c" -- /usr/local/bin/rivulet --version
-        local rc=$?
-        buildah --storage-driver vfs rm "$c" >/dev/null
-        return $rc
+        mkdir -p "$WORK/empty"
+        CTR="$("${BUILDAH[@]}" from scratch)" || return 1
+        "${BUILDAH[@]}" copy --chown 65532:65532 "$CTR" "$SBIN" /usr/local/bin/rivulet >/dev/null &&
+          "${BUILDAH[@]}" copy --chown 65532:65532 "$CTR" "$WORK/empty" /mlflow >/dev/null &&
+          "${BUILDAH[@]}" config --user 65532:65532 --workingdir /mlflow --port 5000 --port 4317 \
+            --env MLFLOW_BACKEND_STORE_URI=sqlite:////mlflow/mlflow.db --env MLFLOW_ARTIFACTS_DESTINATION=/mlflow/artifacts \
+            --entrypoint '["/usr/local/bin/rivulet"]' --cmd 'server --host=0.0.0.0 --port=5000' "$CTR" &&
+          "${BUILDAH[@]}" commit --quiet --format oci "$CTR" "oci-archive:$WORK/rivulet-oci.tar" >/dev/null
       }
-      check "buildah: OCI image FROM scratch with the static binary runs as 65532" oci_image
+      image_serves() {
+        local port pid path=$1 ok=1
+        port="$(free_port)"
+        "${BUILDAH[@]}" run --isolation chroot "$CTR" -- /usr/local/bin/rivulet server --host localhost --port "$port" --otlp-grpc-port 0 \
+          > "$WORK/container.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$port$path" > "$WORK/container.out" 2>/dev/null && { ok=0; break; }; sleep 0.1; done
+        kill -TERM "$pid"; wait "$pid"
+        [[ $ok -eq 0 ]] || tail -n 5 "$WORK/container.log"
+        return $ok
+      }
+      if oci_image; then
+        ok "buildah: OCI image FROM scratch with the static binary ($(( $(stat -c %s "$WORK/rivulet-oci.tar") / 1048576 )) MiB archive)"
+        check "the image's server, as uid 65532 with nothing but the binary, serves /health" image_serves /health
+        pending ready "the image's server is ready: SQLite on /mlflow, artifacts writable" image_serves /ready
+      else
+        fail "buildah: OCI image FROM scratch"
+      fi
+      [[ -n "$CTR" ]] && "${BUILDAH[@]}" rm "$CTR" >/dev/null
     else
       skip "OCI image with buildah (apt-get install buildah to include it)"
     fi
