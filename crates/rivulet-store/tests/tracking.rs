@@ -125,6 +125,8 @@ async fn run_lifecycle_and_updates(store: Store) {
     assert_eq!(run_id.len(), 32);
     assert_eq!(created.info.artifact_uri.as_deref(), Some(format!("mlflow-artifacts:/{id}/{run_id}/artifacts").as_str()));
     let name = created.info.run_name.clone().unwrap();
+    // A run created without a user holds '' as MLflow writes it (MLflow's store fails on NULL).
+    assert_eq!(store.get_run(&run_id).await.unwrap().info.user_id.as_deref(), Some(""));
     let fetched = store.get_run(&run_id).await.unwrap();
     assert_eq!(fetched.info.status, RunStatus::Running);
     assert!(fetched.data.tags.contains(&Tag::new("mlflow.runName", name.as_str())));

@@ -90,7 +90,9 @@ impl Store {
             "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, \
              end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) \
              VALUES ($1, $2, 'UNKNOWN', '', '', $3, 'RUNNING', $4, NULL, '', 'active', $5, $6, NULL)",
-            &binds![run_id.as_str(), run.run_name.as_str(), run.user_id.clone(), run.start_time, artifact_uri.as_str(), run.experiment_id],
+            // MLflow writes '' for a run without a user, and its store fails on NULL ("user_id
+            // cannot be None"), so a database we wrote must hold '' too.
+            &binds![run_id.as_str(), run.run_name.as_str(), run.user_id.clone().unwrap_or_default(), run.start_time, artifact_uri.as_str(), run.experiment_id],
         )
         .await?;
         for tag in &run.tags {
@@ -104,7 +106,7 @@ impl Store {
                 run_id,
                 run_name: Some(run.run_name),
                 experiment_id: run.experiment_id,
-                user_id: run.user_id,
+                user_id: Some(run.user_id.unwrap_or_default()),
                 status: RunStatus::Running,
                 start_time: run.start_time,
                 end_time: None,
