@@ -15,8 +15,9 @@ pub struct ServerArgs {
     pub host: String,
 
     /// Port of the HTTP API and UI.
-    #[arg(short, long, env = "MLFLOW_PORT", default_value_t = 5000)]
-    pub port: u16,
+    /// Port of the HTTP API and UI (also MLFLOW_PORT) [default: 5000].
+    #[arg(short, long)]
+    pub port: Option<u16>,
 
     /// Database for experiments, runs and traces: sqlite:///relative.db, sqlite:////absolute.db or
     /// postgresql://user:password@host:port/database (SQLAlchemy's postgresql+psycopg2:// spelling
@@ -184,6 +185,25 @@ pub(crate) fn absolute(path: &str) -> anyhow::Result<String> {
     Ok(absolute.to_string_lossy().into_owned())
 }
 
+/// The HTTP port: the flag, then `MLFLOW_PORT`, then 5000. Kubernetes injects
+/// `MLFLOW_PORT=tcp://<ip>:<port>` into every pod of a namespace with a Service named `mlflow`
+/// (service links); that value names someone else's address, so it is ignored, not fatal.
+pub fn resolve_port(flag: Option<u16>, env_port: Option<&str>) -> anyhow::Result<u16> {
+    if let Some(port) = flag {
+        return Ok(port);
+    }
+    match env_port.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(5000),
+        Some(value) if value.contains("://") => {
+            eprintln!("ignoring MLFLOW_PORT={value}: it is a Kubernetes service link, not a port; using 5000 (set --port to choose)");
+            Ok(5000)
+        }
+        Some(value) => value
+            .parse()
+            .map_err(|_| anyhow::anyhow!("MLFLOW_PORT={value} is not a port number; set it (or --port) to a value from 1 to 65535")),
+    }
+}
+
 pub fn validate_static_prefix(prefix: &str) -> anyhow::Result<()> {
     if !prefix.starts_with('/') {
         bail!("--static-prefix must begin with a '/' (got '{prefix}')");
@@ -224,7 +244,7 @@ impl ServerConfig {
         };
         Ok(ServerConfig {
             host: args.host.clone(),
-            port: args.port,
+            port: resolve_port(args.port, env("MLFLOW_PORT").as_deref())?,
             store_uri,
             store_uri_source: source,
             default_artifact_root,
@@ -264,6 +284,15 @@ mod tests {
         // An http tracking URI is where clients find a server, not a database.
         assert_eq!(resolve_backend_store_uri(None, None, Some("http://mlflow:5000")).1, StoreUriSource::Default);
         assert_eq!(resolve_backend_store_uri(None, Some("  "), None).0, DEFAULT_BACKEND_STORE_URI);
+    }
+
+    #[test]
+    fn port_ignores_kubernetes_service_links() {
+        assert_eq!(resolve_port(Some(6000), Some("7000")).unwrap(), 6000);
+        assert_eq!(resolve_port(None, Some("7000")).unwrap(), 7000);
+        assert_eq!(resolve_port(None, None).unwrap(), 5000);
+        assert_eq!(resolve_port(None, Some("tcp://10.96.0.12:5000")).unwrap(), 5000);
+        assert!(resolve_port(None, Some("abc")).is_err());
     }
 
     #[test]
