@@ -1,6 +1,7 @@
 //! Trace store conformance on SQLite and PostgreSQL: incremental assembly, roll-ups, search,
 //! tags, deletion, StartTraceV3 merging and assessments.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -294,29 +295,6 @@ async fn service_graph_edges(store: Store) {
     assert_eq!(traces.len(), 3);
     let empty = store.service_graph(id, 0, 1_000).await.unwrap();
     assert!(empty.nodes.is_empty() && empty.edges.is_empty());
-}
-
-macro_rules! conformance {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let database = super::common::fresh_sqlite();
-                    super::$scenario(super::open(&database.uri).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(database) = super::common::fresh_postgres().await else { return };
-                    super::$scenario(super::open(&database.uri).await).await;
-                }
-            )*
-        }
-    };
 }
 
 conformance!(

@@ -1,5 +1,6 @@
 //! Store conformance: the tracking store's behaviour, run identically on SQLite and PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use rivulet_core::search::{parse_experiment_filter, parse_run_filter, parse_run_order_by};
@@ -340,30 +341,6 @@ async fn concurrent_writes_do_not_fail(store: Store) {
     }
     let query = MetricHistoryQuery { run_id, metric_key: "shared".into(), max_results: None, offset: 0 };
     assert_eq!(store.get_metric_history(&query).await.unwrap().unwrap().items.len(), 160);
-}
-
-/// Declares each scenario once per backend.
-macro_rules! conformance {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let database = super::common::fresh_sqlite();
-                    super::$scenario(super::open(&database.uri).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(database) = super::common::fresh_postgres().await else { return };
-                    super::$scenario(super::open(&database.uri).await).await;
-                }
-            )*
-        }
-    };
 }
 
 conformance!(

@@ -175,3 +175,30 @@ pub async fn fresh_databases() -> Vec<FreshDb> {
     }
     databases
 }
+
+/// Declares each conformance scenario once per backend: `sqlite::<name>` always, and
+/// `postgres::<name>` against a fresh database when PostgreSQL is configured. The including
+/// test file provides `open(&StoreUri) -> Store` and the scenario functions.
+#[allow(unused_macros)]
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let database = super::common::fresh_sqlite();
+                    super::$scenario(super::open(&database.uri).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(database) = super::common::fresh_postgres().await else { return };
+                    super::$scenario(super::open(&database.uri).await).await;
+                }
+            )*
+        }
+    };
+}
