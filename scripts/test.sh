@@ -22,3 +22,6 @@ RIVULET_BIN="$PWD/target/release/rivulet" tests/deploy/run.sh
 
 echo "== web UI in Chromium"
 RIVULET_BIN="$PWD/target/release/rivulet" tests/ui/run.sh
+
+echo "== LLaMA Stack 0.7.3 -> Rivulet end to end (skips without Python 3.12)"
+RIVULET_BIN="$PWD/target/release/rivulet" tests/llamastack/run.sh
