@@ -5,6 +5,7 @@
 //! supplies the few fragments that differ. The [`on_pool!`] macro runs a block against
 //! whichever pool is open, so each query is compiled once per backend.
 
+mod checkpoint;
 pub mod dialect;
 mod error;
 mod sql;
@@ -107,9 +108,21 @@ impl Store {
                     .with_regexp();
                 // An in-memory database exists once per connection: one connection serves all.
                 let read_connections = if path.is_none() { 1 } else { settings.max_connections.max(1) };
+                // The one writer gets a page cache that holds a whole ingest group (so it does not
+                // spill dirty pages mid-transaction), statement journals in memory (multi-row
+                // upserts need one), and checkpoints left to the background (see checkpoint.rs).
+                let write_options = options
+                    .clone()
+                    .pragma("cache_size", "-32768")
+                    .pragma("temp_store", "memory")
+                    .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string())
+                    .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
+                // No ping before each use: the connection is in-process and cannot go stale, and
+                // the ping cost the ingest writer a round trip per transaction.
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
-                    .connect_with(options.clone())
+                    .test_before_acquire(false)
+                    .connect_with(write_options)
                     .await
                     .with_context(|| format!("opening SQLite database {uri}"))?;
                 let read = if path.is_none() {
@@ -141,8 +154,13 @@ impl Store {
         } else {
             schema::check(&pools).await?;
         }
+        // An in-memory database has no WAL to checkpoint.
+        let checkpointer = match (&pools, uri) {
+            (Pools::Sqlite { read, .. }, StoreUri::Sqlite { path: Some(_) }) => Some(checkpoint::Checkpointer::spawn(read.clone())),
+            _ => None,
+        };
         let mut store = Store { pools, settings, ingest: None };
-        store.ingest = Some(traces::ingest::spawn_writer(store.clone()));
+        store.ingest = Some(traces::ingest::spawn_writer(store.clone(), checkpointer));
         Ok(store)
     }
 

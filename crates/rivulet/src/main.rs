@@ -16,6 +16,9 @@ use rivulet_api::{ApiSettings, AppState};
 use rivulet_store::StoreSettings;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "rivulet", version, about = "An MLflow-compatible tracking server and LLM trace viewer")]
 struct Cli {

@@ -75,27 +75,46 @@ fn python_float_repr(value: f64) -> String {
     }
 }
 
+/// What each byte becomes inside a JSON string: 0 = itself, b'u' = `\u00XX`, otherwise
+/// a backslash and this letter (or the quote or backslash itself).
+const ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
 fn write_string(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
-    // Copy runs of characters that need no escaping in one go; escapes are rare in LLM text.
+    // Copy runs of bytes that need no escaping in one go; escapes are rare in LLM text.
+    // Every escaped byte is ASCII, so the runs between them are whole UTF-8 sequences.
+    let bytes = text.as_bytes();
     let mut run_start = 0;
-    for (idx, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            byte if byte < 0x20 => "",
-            _ => continue,
-        };
+    for (idx, &byte) in bytes.iter().enumerate() {
+        let escape = ESCAPES[byte as usize];
+        if escape == 0 {
+            continue;
+        }
         out.push_str(&text[run_start..idx]);
-        if escape.is_empty() {
-            out.push_str(&format!("\\u{byte:04x}"));
+        if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(byte >> 4) as usize] as char);
+            out.push(HEX[(byte & 0xf) as usize] as char);
         } else {
-            out.push_str(escape);
+            out.push('\\');
+            out.push(escape as char);
         }
         run_start = idx + 1;
     }
@@ -116,5 +135,6 @@ mod tests {
         assert_eq!(python_dumps(&json!(0.5)), "0.5");
         assert_eq!(python_dumps(&json!(1e20)), "1e+20");
         assert_eq!(python_dumps(&json!(7)), "7");
+        assert_eq!(python_dumps(&json!("\u{1}\u{1f}\u{8}\u{c}\t\\é")), "\"\\u0001\\u001f\\b\\f\\t\\\\é\"");
     }
 }

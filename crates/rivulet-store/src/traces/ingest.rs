@@ -17,6 +17,7 @@ use rivulet_core::tracking::{append_to_uri_path, now_millis, LifecycleStage};
 use rivulet_core::{CoreError, Result};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::Checkpointer;
 use crate::sql::{binds, Binds, Tx};
 use crate::Store;
 
@@ -56,7 +57,7 @@ struct SpanJob {
 pub(crate) type IngestSender = mpsc::Sender<IngestJob>;
 
 /// Starts the writer task and returns the queue that feeds it.
-pub(crate) fn spawn_writer(store: Store) -> IngestSender {
+pub(crate) fn spawn_writer(store: Store, checkpointer: Option<Checkpointer>) -> IngestSender {
     let (sender, mut receiver) = mpsc::channel::<IngestJob>(QUEUE_CAPACITY);
     tokio::spawn(async move {
         while let Some(first) = receiver.recv().await {
@@ -84,6 +85,9 @@ pub(crate) fn spawn_writer(store: Store) -> IngestSender {
             }
             for (info, reply) in start_jobs {
                 let _ = reply.send(store.start_trace_in_writer(info).await);
+            }
+            if let Some(checkpointer) = &checkpointer {
+                checkpointer.committed();
             }
         }
     });
