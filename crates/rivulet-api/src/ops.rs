@@ -55,6 +55,10 @@ pub trait StoreProbe: Send + Sync + 'static {
     fn pools(&self) -> Vec<PoolSample>;
     /// Span batches waiting for the ingest writer, and how many may wait.
     fn ingest_queue(&self) -> Option<(usize, usize)>;
+    /// Group commits of the ingest writer so far, and the spans they carried.
+    fn ingest_commits(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// The server's Prometheus instruments.
@@ -71,6 +75,8 @@ pub struct Metrics {
     db_pool_max: IntGaugeVec,
     ingest_queue_depth: IntGauge,
     ingest_queue_capacity: IntGauge,
+    ingest_commits: IntCounter,
+    ingest_committed_spans: IntCounter,
     ready: IntGauge,
 }
 
@@ -146,6 +152,15 @@ impl Metrics {
                 r,
                 IntGauge::new("rivulet_ingest_queue_capacity", "Span batches that may wait before exports are refused with 503").expect("valid metric"),
             ),
+            ingest_commits: register(
+                r,
+                IntCounter::new("rivulet_ingest_commits_total", "Transactions of the span writer (group commits); spans per commit = committed spans / commits")
+                    .expect("valid metric"),
+            ),
+            ingest_committed_spans: register(
+                r,
+                IntCounter::new("rivulet_ingest_committed_spans_total", "Spans the span writer has committed").expect("valid metric"),
+            ),
             ready: register(r, IntGauge::new("rivulet_ready", "1 when the last /ready check passed, 0 when it failed").expect("valid metric")),
             registry,
         };
@@ -192,6 +207,11 @@ impl Metrics {
             if let Some((depth, capacity)) = probe.ingest_queue() {
                 self.ingest_queue_depth.set(depth as i64);
                 self.ingest_queue_capacity.set(capacity as i64);
+            }
+            if let Some((commits, spans)) = probe.ingest_commits() {
+                // The store keeps the totals; the counters catch up to them.
+                self.ingest_commits.inc_by(commits.saturating_sub(self.ingest_commits.get()));
+                self.ingest_committed_spans.inc_by(spans.saturating_sub(self.ingest_committed_spans.get()));
             }
         }
         let mut buffer = Vec::new();

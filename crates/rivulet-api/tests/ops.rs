@@ -48,6 +48,10 @@ impl StoreProbe for Checks {
     fn ingest_queue(&self) -> Option<(usize, usize)> {
         self.store.ingest_queue()
     }
+
+    fn ingest_commits(&self) -> Option<(u64, u64)> {
+        Some(self.store.ingest_commits())
+    }
 }
 
 struct Harness {
@@ -216,6 +220,9 @@ async fn metrics_after_traffic() {
         r#"rivulet_db_pool_connections{pool="write",state="idle"}"#,
         "rivulet_ingest_queue_capacity 256",
         "rivulet_ingest_queue_depth 0",
+        // The accepted export's two spans, in one group commit.
+        "rivulet_ingest_commits_total 1",
+        "rivulet_ingest_committed_spans_total 2",
         r#"rivulet_build_info{mlflow_version="3.17.2""#,
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");

@@ -87,6 +87,8 @@ pub struct Store {
     /// Feeds the span-ingest writer; `None` in the writer's own copy, so that dropping every
     /// other copy closes the queue and stops the writer.
     ingest: Option<traces::ingest::IngestSender>,
+    /// The ingest queue's byte budget and the writer's commit counts, shared by every copy.
+    ingest_shared: std::sync::Arc<traces::ingest::IngestShared>,
 }
 
 impl Store {
@@ -117,20 +119,13 @@ impl Store {
                     .pragma("temp_store", "memory")
                     .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string())
                     .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
-                // No ping before each use: the connection is in-process and cannot go stale, and
-                // the ping cost the ingest writer a round trip per transaction.
-                let write = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .test_before_acquire(false)
-                    .connect_with(write_options)
+                let write = connect_sqlite(SqlitePoolOptions::new().max_connections(1), write_options)
                     .await
                     .with_context(|| format!("opening SQLite database {uri}"))?;
                 let read = if path.is_none() {
                     write.clone()
                 } else {
-                    SqlitePoolOptions::new()
-                        .max_connections(read_connections)
-                        .connect_with(options)
+                    connect_sqlite(SqlitePoolOptions::new().max_connections(read_connections), options)
                         .await
                         .with_context(|| format!("opening SQLite database {uri}"))?
                 };
@@ -159,7 +154,7 @@ impl Store {
             (Pools::Sqlite { read, .. }, StoreUri::Sqlite { path: Some(_) }) => Some(checkpoint::Checkpointer::spawn(read.clone())),
             _ => None,
         };
-        let mut store = Store { pools, settings, ingest: None };
+        let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default() };
         store.ingest = Some(traces::ingest::spawn_writer(store.clone(), checkpointer));
         Ok(store)
     }
@@ -196,6 +191,12 @@ impl Store {
         self.ingest.as_ref().map(|sender| (sender.max_capacity() - sender.capacity(), sender.max_capacity()))
     }
 
+    /// Group commits the ingest writer has made, and the spans they carried (their ratio is the
+    /// mean group size, which shows how well concurrent exports are being batched).
+    pub fn ingest_commits(&self) -> (u64, u64) {
+        self.ingest_shared.totals()
+    }
+
     /// Closes every connection, waiting for in-flight queries.
     pub async fn close(&self) {
         match &self.pools {
@@ -204,6 +205,24 @@ impl Store {
                 write.close().await;
             }
             Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Opens a SQLite pool, retrying for a few seconds while another connection holds a lock that
+/// opening needs: switching a new database to WAL can fail at once with `SQLITE_BUSY`, without
+/// waiting out the busy timeout, when replicas start together on one database file.
+async fn connect_sqlite(pool: SqlitePoolOptions, options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+    let mut attempts = 0;
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Err(sqlx::Error::Database(error))
+                if attempts < 100 && error.code().and_then(|code| code.parse::<i32>().ok()).is_some_and(|code| code & 0xff == 5) =>
+            {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            result => return result,
         }
     }
 }

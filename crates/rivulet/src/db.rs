@@ -177,6 +177,10 @@ impl StoreProbe for StoreChecks {
     fn ingest_queue(&self) -> Option<(usize, usize)> {
         self.0.ingest_queue()
     }
+
+    fn ingest_commits(&self) -> Option<(u64, u64)> {
+        Some(self.0.ingest_commits())
+    }
 }
 
 #[cfg(test)]

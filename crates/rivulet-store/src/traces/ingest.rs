@@ -7,6 +7,7 @@
 //! a trace's read-merge-write of its summary free of races between concurrent batches.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rivulet_core::traces::digest::Preview;
@@ -56,6 +57,46 @@ struct SpanJob {
 
 pub(crate) type IngestSender = mpsc::Sender<IngestJob>;
 
+/// Bytes of prepared spans (JSON content plus a per-span allowance) that may be queued for or
+/// held by the writer at once. With the batch-count bound alone, 256 large exports could pin
+/// gigabytes; past this budget requests wait, then get 503 like a full queue.
+const QUEUED_BYTES_BUDGET: usize = 128 * 1024 * 1024;
+const BUDGET_UNIT: usize = 1024;
+const SPAN_OVERHEAD_BYTES: usize = 512;
+
+/// State every copy of the store shares with the writer: the queue's byte budget and counts
+/// of committed groups and their spans (for `/metrics`).
+#[derive(Debug)]
+pub(crate) struct IngestShared {
+    budget: tokio::sync::Semaphore,
+    commits: AtomicU64,
+    spans: AtomicU64,
+}
+
+impl Default for IngestShared {
+    fn default() -> Self {
+        IngestShared { budget: tokio::sync::Semaphore::new(QUEUED_BYTES_BUDGET / BUDGET_UNIT), commits: AtomicU64::new(0), spans: AtomicU64::new(0) }
+    }
+}
+
+/// The budget units a batch takes: its size in KiB, at least one, at most the whole budget (a
+/// batch larger than the budget runs alone).
+fn budget_units(batch: &SpanBatch) -> u32 {
+    let bytes: usize = batch.spans.iter().map(|span| span.content.len() + SPAN_OVERHEAD_BYTES).sum();
+    (bytes / BUDGET_UNIT).clamp(1, QUEUED_BYTES_BUDGET / BUDGET_UNIT) as u32
+}
+
+impl IngestShared {
+    fn record(&self, spans: usize) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.spans.fetch_add(spans as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        (self.commits.load(Ordering::Relaxed), self.spans.load(Ordering::Relaxed))
+    }
+}
+
 /// Starts the writer task and returns the queue that feeds it.
 pub(crate) fn spawn_writer(store: Store, checkpointer: Option<Checkpointer>) -> IngestSender {
     let (sender, mut receiver) = mpsc::channel::<IngestJob>(QUEUE_CAPACITY);
@@ -102,6 +143,18 @@ fn truncate(value: &str, max: usize) -> String {
 }
 
 impl Store {
+    /// Queues a span batch for the writer and waits for its commit, within the queue's byte
+    /// budget (held until the batch is written).
+    pub(crate) async fn enqueue_spans(&self, batch: SpanBatch) -> Result<()> {
+        let overloaded = || CoreError::unavailable("span ingest is overloaded; retry later");
+        let units = budget_units(&batch);
+        let _budget = tokio::time::timeout(ENQUEUE_TIMEOUT, self.ingest_shared.budget.acquire_many(units))
+            .await
+            .map_err(|_| overloaded())?
+            .map_err(|_| overloaded())?;
+        self.enqueue(|reply| IngestJob::Spans { batch, reply }).await
+    }
+
     /// Queues work for the writer and waits for its commit.
     pub(crate) async fn enqueue(&self, job: impl FnOnce(oneshot::Sender<Result<()>>) -> IngestJob) -> Result<()> {
         let Some(sender) = self.ingest_sender() else {
@@ -137,8 +190,9 @@ impl Store {
         }
         let batches: Vec<&SpanBatch> = accepted.iter().map(|job| &job.batch).collect();
         let result = self.write_batches(&batches).await;
-        if let Err(error) = &result {
-            tracing::warn!(error = %error, n_batches = accepted.len(), "span batch write failed");
+        match &result {
+            Ok(()) => self.ingest_shared.record(batches.iter().map(|batch| batch.spans.len()).sum()),
+            Err(error) => tracing::warn!(error = %error, n_batches = accepted.len(), "span batch write failed"),
         }
         for job in accepted {
             let _ = job.reply.send(result.clone());
@@ -526,4 +580,37 @@ async fn write_rollups(tx: &mut Tx, merged: &[(&str, TraceRollup, bool)]) -> Res
         tx.execute(&sql, &params.values).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(content_bytes: &[usize]) -> SpanBatch {
+        let spans = content_bytes
+            .iter()
+            .enumerate()
+            .map(|(idx, bytes)| PreparedSpan {
+                trace_id: "tr-1".into(),
+                span_id: format!("{idx:016x}"),
+                parent_span_id: None,
+                name: "span".into(),
+                status: "OK",
+                start_time_unix_nano: 0,
+                end_time_unix_nano: 1,
+                content: "x".repeat(*bytes),
+                digest: Default::default(),
+                service_name: None,
+            })
+            .collect();
+        SpanBatch { experiment_id: 0, spans, resource_tags: BTreeMap::new(), run_id: None }
+    }
+
+    #[test]
+    fn budget_units_follow_batch_bytes_within_the_budget() {
+        assert_eq!(budget_units(&batch(&[])), 1, "an empty batch still takes a unit");
+        assert_eq!(budget_units(&batch(&[10 * 1024 - SPAN_OVERHEAD_BYTES; 3])), 30);
+        let whole = (QUEUED_BYTES_BUDGET / BUDGET_UNIT) as u32;
+        assert_eq!(budget_units(&batch(&[QUEUED_BYTES_BUDGET, 1])), whole, "an oversized batch takes the whole budget, and runs alone");
+    }
 }

@@ -25,7 +25,7 @@ impl TraceStore for Store {
         if batch.spans.is_empty() {
             return Ok(());
         }
-        self.enqueue(|reply| IngestJob::Spans { batch, reply }).await
+        self.enqueue_spans(batch).await
     }
 
     async fn start_trace(&self, info: TraceInfo) -> Result<TraceInfo> {
