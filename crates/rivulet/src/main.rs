@@ -240,11 +240,13 @@ fn main() -> anyhow::Result<()> {
             if args.workers.is_some() {
                 tracing::info!("--workers is accepted for compatibility and ignored: one process serves every request");
             }
-            let config = ServerConfig::resolve(&args, |name| std::env::var(name).ok())?;
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let result = runtime.block_on(serve(config));
+            let result = ServerConfig::resolve(&args, |name| std::env::var(name).ok()).and_then(|config| {
+                let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+                runtime.block_on(serve(config))
+            });
             if let Err(error) = &result {
-                // Also in the structured log, where a JSON-reading collector sees it.
+                // Also in the structured log (a misconfiguration included), where a JSON-reading
+                // collector sees it.
                 tracing::error!("{error:#}");
             }
             result
