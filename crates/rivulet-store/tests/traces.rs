@@ -297,7 +297,19 @@ async fn service_graph_edges(store: Store) {
     assert!(empty.nodes.is_empty() && empty.edges.is_empty());
 }
 
+/// A span repeated within one batch (a retried export merged by the writer) is one span, in the
+/// table and in the trace's count; a later copy of a known span changes neither.
+async fn repeated_spans_count_once(store: Store) {
+    let id = experiment(&store, "repeats").await;
+    let root = || span(9, 1, None, 0, 10, json!({}));
+    ingest(&store, id, vec![root(), span(9, 2, Some(1), 1, 2, json!({})), root()]).await;
+    assert_eq!(store.get_trace_info(&trace_id(9)).await.unwrap().span_count, Some(2));
+    ingest(&store, id, vec![span(9, 2, Some(1), 1, 2, json!({})), span(9, 3, Some(1), 2, 3, json!({}))]).await;
+    assert_eq!(store.get_trace_info(&trace_id(9)).await.unwrap().span_count, Some(3));
+}
+
 conformance!(
+    repeated_spans_count_once,
     incremental_assembly_and_token_rollups,
     search_filters_and_order,
     tags_delete_and_links,

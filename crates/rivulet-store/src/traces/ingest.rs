@@ -280,7 +280,7 @@ impl Store {
         upsert_key_values(&mut tx, "trace_tags", &tags, true).await?;
         upsert_key_values(&mut tx, "trace_tags", &tags_if_absent, false).await?;
         upsert_key_values(&mut tx, "trace_request_metadata", &metadata_if_absent, false).await?;
-        write_rollups(&mut tx, &merged).await?;
+        write_rollups(&mut tx, &traces, &merged).await?;
         for (trace_id, run_id) in &run_links {
             tx.execute(
                 "INSERT INTO entity_associations (association_id, source_type, source_id, destination_type, destination_id, created_time) \
@@ -539,10 +539,24 @@ pub(crate) async fn upsert_key_values(tx: &mut Tx, table: &str, rows: &[(&str, S
     Ok(())
 }
 
-async fn write_rollups(tx: &mut Tx, merged: &[(&str, TraceRollup, bool)]) -> Result<()> {
-    let trace_ids: Vec<&str> = merged.iter().map(|(id, _, _)| *id).collect();
+async fn write_rollups(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>, merged: &[(&str, TraceRollup, bool)]) -> Result<()> {
+    // A trace first seen in this group has exactly its distinct incoming spans. Only traces
+    // that already had spans are counted in the database: counting every trace of the group
+    // there (hundreds of ids in one IN list) made PostgreSQL plan a parallel scan of the spans
+    // table, over a second per group once it held a million rows.
     let mut span_counts: HashMap<String, i64> = HashMap::new();
-    for chunk in trace_ids.chunks(500) {
+    let mut stored: Vec<&str> = Vec::new();
+    for (trace_id, _, is_new) in merged {
+        if *is_new {
+            let mut ids: Vec<&str> = traces[trace_id].1.iter().map(|span| span.span_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            span_counts.insert(trace_id.to_string(), ids.len() as i64);
+        } else {
+            stored.push(trace_id);
+        }
+    }
+    for chunk in stored.chunks(100) {
         let mut params = Binds::default();
         let list = params.push_list(chunk.iter().copied());
         let sql = format!("SELECT trace_id, COUNT(*) AS n FROM spans WHERE trace_id IN ({list}) GROUP BY trace_id");
