@@ -449,6 +449,7 @@ async fn write_trace_infos(tx: &mut Tx, merged: &[(&str, TraceRollup, bool)], to
 
 async fn write_spans(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>, merged: &[(&str, TraceRollup, bool)]) -> Result<()> {
     let experiment_of: HashMap<&str, i64> = merged.iter().map(|(id, rollup, _)| (*id, rollup.experiment_id)).collect();
+    let new_traces: std::collections::HashSet<&str> = merged.iter().filter(|(_, _, is_new)| *is_new).map(|(id, _, _)| *id).collect();
     // A span repeated within the group keeps its last copy, as separate upserts would.
     let mut unique: BTreeMap<(&str, &str), &PreparedSpan> = BTreeMap::new();
     for (trace_id, (_, spans)) in traces {
@@ -456,7 +457,20 @@ async fn write_spans(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpa
             unique.insert((trace_id, span.span_id.as_str()), span);
         }
     }
-    let spans: Vec<&PreparedSpan> = unique.into_values().collect();
+    // A trace without a trace_info row before this group cannot have stored spans (the
+    // foreign key), so its spans are plain inserts: PostgreSQL's speculative insertion for
+    // ON CONFLICT cost a third of the span insert time. Another writer sharing the database
+    // that stores the same span first makes this group fail and be retried by its exporters,
+    // which then find the trace and take the upsert path.
+    let (fresh, known): (Vec<&PreparedSpan>, Vec<&PreparedSpan>) =
+        unique.into_values().partition(|span| new_traces.contains(span.trace_id.as_str()));
+    for (spans, upsert) in [(fresh, false), (known, true)] {
+        write_span_rows(tx, &spans, &experiment_of, upsert).await?;
+    }
+    Ok(())
+}
+
+async fn write_span_rows(tx: &mut Tx, spans: &[&PreparedSpan], experiment_of: &HashMap<&str, i64>, upsert: bool) -> Result<()> {
     for chunk in spans.chunks(ROWS_PER_STATEMENT) {
         let mut params = Binds::default();
         let rows: Vec<String> = chunk
@@ -480,13 +494,17 @@ async fn write_spans(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpa
                 )
             })
             .collect();
-        let sql = format!(
-            "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, \
-             end_time_unix_nano, content, model_name, model_provider) VALUES {} \
-             ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id, name = excluded.name, \
+        let conflict = if upsert {
+            " ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id, name = excluded.name, \
              type = excluded.type, status = excluded.status, start_time_unix_nano = excluded.start_time_unix_nano, \
              end_time_unix_nano = excluded.end_time_unix_nano, content = excluded.content, \
-             model_name = excluded.model_name, model_provider = excluded.model_provider",
+             model_name = excluded.model_name, model_provider = excluded.model_provider"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, \
+             end_time_unix_nano, content, model_name, model_provider) VALUES {}{conflict}",
             rows.join(", ")
         );
         tx.execute(&sql, &params.values).await?;
