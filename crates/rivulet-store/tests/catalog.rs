@@ -691,7 +691,7 @@ async fn empty_database_fails_the_check() {
     for db in fresh_databases().await {
         let label = db.label();
         let error = format!("{:#}", open(&db, without_migrations()).await.err().expect("refused"));
-        assert!(error.contains("no MLflow schema") && error.contains("--no-migrate"), "{label}: {error}");
+        assert!(error.contains("no MLflow schema") && error.contains("--no-migrate") && error.contains("rivulet db upgrade"), "{label}: {error}");
         assert!(!table_exists(&db, "experiments").await, "{label}: a check must write nothing");
     }
 }

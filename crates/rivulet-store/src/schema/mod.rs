@@ -98,7 +98,8 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
 /// `pg_locks`.
 const POSTGRES_SCHEMA_LOCK: i64 = 0x0072_6976_756c_6574;
 
-const ENABLE_MIGRATIONS_HINT: &str = "start Rivulet once with migrations enabled (without --no-migrate), which creates or completes the schema";
+const ENABLE_MIGRATIONS_HINT: &str =
+    "run `rivulet db upgrade <backend store URI>` (as a migration Job, say), or start Rivulet once without --no-migrate; either creates or completes the schema";
 
 /// Create MLflow's head schema in an empty database (all 65 tables, indexes, constraints,
 /// sequences, the secrets trigger/function, the alembic_version row), or accept an existing
