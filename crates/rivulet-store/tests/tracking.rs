@@ -278,6 +278,134 @@ async fn search_runs_filters_and_orders(store: Store) {
     assert_eq!(store.search_runs(&deleted).await.unwrap().items.len(), 1);
 }
 
+async fn search_runs_filter_and_order_on_one_metric(store: Store) {
+    let id = store.create_experiment(experiment("best")).await.unwrap();
+    // b, c and g tie on acc, so the later start comes first; c and g also tie on start time,
+    // so they come in run id order.
+    let runs = [
+        ("a", Some(0.9), 1_000),
+        ("b", Some(0.7), 2_000),
+        ("c", Some(0.7), 3_000),
+        ("d", Some(f64::NAN), 4_000),
+        ("e", None, 5_000),
+        ("f", Some(0.2), 6_000),
+        ("g", Some(0.7), 3_000),
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for (name, acc, start_time) in runs {
+        let run = prepare_new_run(id, Some("tester".into()), Some(name.into()), Some(start_time), vec![], LongValues::Truncate).unwrap();
+        let run_id = store.create_run(run).await.unwrap().info.run_id;
+        let mut batch = LogBatch { metrics: vec![metric("loss", 1.0, 1, 0)], ..Default::default() };
+        if let Some(acc) = acc {
+            batch.metrics.push(metric("acc", acc, 1, 0));
+        }
+        store.log_batch(&run_id, batch).await.unwrap();
+        ids.insert(name, run_id);
+    }
+    let (c_then_g, g_then_c) = (vec!["c", "g"], vec!["g", "c"]);
+    let tie = if ids["c"] < ids["g"] { &c_then_g } else { &g_then_c };
+    let expected = |names: &[&str]| -> Vec<String> {
+        names.iter().flat_map(|n| if *n == "cg" { tie.clone() } else { vec![*n] }).map(String::from).collect()
+    };
+
+    assert_eq!(search(&store, id, "metrics.acc > 0.5", &["metrics.acc DESC"]).await, expected(&["a", "cg", "b"]));
+    assert_eq!(search(&store, id, "metrics.acc >= 0.1 AND metrics.acc < 0.8", &["metrics.acc ASC"]).await, expected(&["f", "cg", "b"]));
+    assert_eq!(search(&store, id, "metrics.acc = 0.7", &["metrics.acc DESC", "attributes.start_time ASC"]).await, expected(&["b", "cg"]));
+    assert_eq!(search(&store, id, "metrics.loss = 1 AND metrics.acc < 1", &["metrics.acc DESC"]).await, expected(&["a", "cg", "b", "f"]));
+    // `!=` matches NaN, so the order still puts NaN after the values; runs without acc never match.
+    assert_eq!(search(&store, id, "metrics.acc != 0.7", &["metrics.acc DESC"]).await, expected(&["a", "f", "d"]));
+    assert_eq!(search(&store, id, "metrics.acc != 0.7 AND metrics.acc > 0", &["metrics.acc DESC"]).await, expected(&["a", "f"]));
+    // Filtering on one metric and ordering on another still ranks runs without it last.
+    assert_eq!(search(&store, id, "metrics.loss = 1", &["metrics.acc DESC"]).await, expected(&["a", "cg", "b", "f", "d", "e"]));
+
+    let mut page_search = RunSearch {
+        experiment_ids: vec![id],
+        filter: parse_run_filter("metrics.acc > 0.1").unwrap(),
+        order_by: parse_run_order_by(&["metrics.acc DESC".to_string()]).unwrap(),
+        max_results: 2,
+        ..Default::default()
+    };
+    let mut paged = Vec::new();
+    loop {
+        let page = store.search_runs(&page_search).await.unwrap();
+        paged.extend(page.items.into_iter().map(|r| r.info.run_name.unwrap()));
+        match page.next_page_token {
+            Some(token) => page_search.offset = rivulet_core::page::decode_offset_token(Some(&token)).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, expected(&["a", "cg", "b", "f"]));
+
+    store.delete_run(&ids["a"]).await.unwrap();
+    assert_eq!(search(&store, id, "metrics.acc > 0.5", &["metrics.acc DESC"]).await, expected(&["cg", "b"]));
+}
+
+async fn log_batch_multi_row_writes(store: Store) {
+    let id = store.create_experiment(experiment("batch-writes")).await.unwrap();
+    let run_id = new_run(&store, id, "before").await;
+    let batch = LogBatch {
+        params: vec![Tag::new("b", "2"), Tag::new("a", "1")],
+        tags: vec![Tag::new("t", "1"), Tag::new("mlflow.runName", "renamed"), Tag::new("t", "2"), Tag::new("u", "x")],
+        ..Default::default()
+    };
+    store.log_batch(&run_id, batch).await.unwrap();
+    // Re-logging a param with its value is fine next to new ones.
+    let batch = LogBatch { params: vec![Tag::new("c", "3"), Tag::new("a", "1")], tags: vec![Tag::new("u", "y")], ..Default::default() };
+    store.log_batch(&run_id, batch).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    assert_eq!(run.info.run_name.as_deref(), Some("renamed"));
+    assert_eq!(run.data.params, vec![Tag::new("a", "1"), Tag::new("b", "2"), Tag::new("c", "3")]);
+    let tag = |key: &str| run.data.tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
+    assert_eq!((tag("t"), tag("u"), tag("mlflow.runName")), (Some("2".into()), Some("y".into()), Some("renamed".into())), "the last value of a key wins");
+
+    let conflict = LogBatch { params: vec![Tag::new("d", "4"), Tag::new("b", "20"), Tag::new("c", "30")], ..Default::default() };
+    let err = store.log_batch(&run_id, conflict).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParameterValue);
+    assert!(err.message.contains("'key': 'b', 'old_value': '2', 'new_value': '20'"), "{}", err.message);
+    assert!(err.message.contains("'key': 'c', 'old_value': '3', 'new_value': '30'"), "{}", err.message);
+    let single = LogBatch { params: vec![Tag::new("a", "9")], ..Default::default() };
+    let err = store.log_batch(&run_id, single).await.unwrap_err();
+    assert!(err.message.contains("Param with key='a' was already logged with value='1'"), "{}", err.message);
+    let run = store.get_run(&run_id).await.unwrap();
+    assert!(!run.data.params.iter().any(|p| p.key == "d"), "a refused batch leaves no new param behind");
+
+    // A retried batch repeats rows already stored; they collapse, and its new rows are written.
+    let first = LogBatch { metrics: vec![metric("r", 1.0, 5, 0), metric("r", 0.0, 6, 1), metric("r", -0.0, 6, 1)], ..Default::default() };
+    store.log_batch(&run_id, first.clone()).await.unwrap();
+    store.log_batch(&run_id, first).await.unwrap();
+    let retried = LogBatch { metrics: vec![metric("r", 1.0, 5, 0), metric("r", 2.0, 7, 2), metric("r", f64::NAN, 8, 3), metric("r", f64::NAN, 8, 3)], ..Default::default() };
+    store.log_batch(&run_id, retried.clone()).await.unwrap();
+    store.log_batch(&run_id, retried).await.unwrap();
+    let query = MetricHistoryQuery { run_id: run_id.clone(), metric_key: "r".into(), max_results: None, offset: 0 };
+    let history: Vec<(i64, i64)> = store.get_metric_history(&query).await.unwrap().unwrap().items.iter().map(|m| (m.metric.timestamp, m.metric.step)).collect();
+    assert_eq!(history, vec![(5, 0), (6, 1), (7, 2), (8, 3)]);
+    let latest = store.get_run(&run_id).await.unwrap().data.metrics.into_iter().find(|m| m.key == "r").unwrap();
+    assert!(latest.value.is_nan() && latest.step == 3, "{latest:?}");
+
+    let many: Vec<Metric> = (0..450).map(|i| metric(&format!("k{i:03}"), i as f64, 1, 0)).collect();
+    store.log_batch(&run_id, LogBatch { metrics: many, ..Default::default() }).await.unwrap();
+    let later: Vec<Metric> = (0..450).map(|i| metric(&format!("k{i:03}"), -(i as f64), 2, 1)).collect();
+    store.log_batch(&run_id, LogBatch { metrics: later, ..Default::default() }).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let spread: Vec<&Metric> = run.data.metrics.iter().filter(|m| m.key.starts_with('k')).collect();
+    assert_eq!(spread.len(), 450);
+    assert!(spread.iter().all(|m| m.step == 1 && m.value == -m.key[1..].parse::<f64>().unwrap()));
+
+    // The largest batch the API accepts, and a larger one that takes many statements.
+    let full_run = new_run(&store, id, "full").await;
+    let full = LogBatch {
+        metrics: (0..1000).map(|i| metric(&format!("f{i:04}"), i as f64, 1, 0)).collect(),
+        params: (0..100).map(|i| Tag::new(format!("p{i:03}"), "v")).collect(),
+        tags: (0..100).map(|i| Tag::new(format!("t{i:03}"), "v")).collect(),
+    };
+    store.log_batch(&full_run, full).await.unwrap();
+    let larger = LogBatch { metrics: (0..2600).map(|i| metric(&format!("g{i:04}"), i as f64, 1, 0)).collect(), ..Default::default() };
+    store.log_batch(&full_run, larger).await.unwrap();
+    let run = store.get_run(&full_run).await.unwrap();
+    assert_eq!((run.data.metrics.len(), run.data.params.len()), (3600, 100));
+    assert_eq!(run.data.tags.iter().filter(|t| t.key.starts_with('t')).count(), 100);
+}
+
 async fn dataset_inputs(store: Store) {
     let id = store.create_experiment(experiment("datasets")).await.unwrap();
     let run_id = new_run(&store, id, "d").await;
@@ -351,6 +479,8 @@ conformance!(
     params_are_immutable_and_batches_atomic,
     metrics_latest_nan_infinity_and_history,
     search_runs_filters_and_orders,
+    search_runs_filter_and_order_on_one_metric,
+    log_batch_multi_row_writes,
     dataset_inputs,
     logged_models,
     concurrent_writes_do_not_fail,

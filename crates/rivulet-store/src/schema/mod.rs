@@ -73,6 +73,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "service name of each span, for the service graph",
         sql: include_str!("rivulet/0003_span_services.sqlite.sql"),
     },
+    Migration {
+        version: 4,
+        description: "index latest metrics by key and value for search_runs ordered by a metric",
+        sql: include_str!("rivulet/0004_latest_metrics_key_value.sqlite.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -90,6 +95,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 3,
         description: "service name of each span, for the service graph",
         sql: include_str!("rivulet/0003_span_services.postgres.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "index latest metrics by key and value for search_runs ordered by a metric",
+        sql: include_str!("rivulet/0004_latest_metrics_key_value.postgres.sql"),
     },
 ];
 

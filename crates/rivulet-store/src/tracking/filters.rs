@@ -137,25 +137,59 @@ fn key_value_condition(dialect: Dialect, table: &str, key: &str, comparator: Com
     }
 }
 
+/// The test a metric filter clause makes on one `latest_metrics` row `alias`: NaN (stored as
+/// `is_nan`) matches no numeric comparison except `!=`, which it always matches.
+fn metric_value_test(dialect: Dialect, alias: &str, comparator: Comparator, value: &FilterValue, binds: &mut Binds) -> String {
+    let value_test = compare(dialect, &format!("{alias}.value"), comparator, value, binds);
+    if comparator == Comparator::NotEq {
+        format!("({alias}.is_nan = {} OR {value_test})", binds.push(true))
+    } else {
+        format!("{alias}.is_nan = {} AND {value_test}", binds.push(false))
+    }
+}
+
 /// `(JOINs, WHERE body, ORDER BY body)` for `runs/search` over `runs r`.
 pub(super) fn run_where_and_order(dialect: Dialect, search: &RunSearch, binds: &mut Binds) -> (String, String, String) {
+    // A metric that is both ordered on and filtered with a comparison NaN fails (anything but
+    // `!=`) is present and a number in every matching run. One inner join then serves the
+    // filter and the order, and the order needs no "NaN, then missing, last" rank: that lets
+    // the database walk an index on (key, value) in order and stop after one page, instead of
+    // ranking every matching run.
+    let mut joins = Vec::new();
+    let mut joined_metrics: Vec<(&str, String)> = Vec::new();
+    for (idx, order_by) in search.order_by.iter().enumerate() {
+        let RunKey::Metric(key) = &order_by.key else { continue };
+        let requires_number = search
+            .filter
+            .iter()
+            .any(|clause| matches!(&clause.key, RunKey::Metric(k) if k == key) && clause.comparator != Comparator::NotEq);
+        if requires_number && !joined_metrics.iter().any(|(joined, _)| joined == key) {
+            let alias = format!("om{idx}");
+            joins.push(format!(
+                "JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = {}",
+                binds.push(key.as_str())
+            ));
+            joined_metrics.push((key.as_str(), alias));
+        }
+    }
+    let joined_alias = |key: &str| joined_metrics.iter().find(|(joined, _)| *joined == key).map(|(_, alias)| alias.clone());
+
     let mut conditions = vec![
         format!("r.experiment_id IN ({})", binds.push_list(search.experiment_ids.iter().copied())),
         lifecycle_condition("r", search.view_type.stages(), binds),
     ];
     for clause in &search.filter {
         let condition = match &clause.key {
-            RunKey::Metric(key) => {
-                let key = binds.push(key.as_str());
-                let base = format!("SELECT 1 FROM latest_metrics lm WHERE lm.run_uuid = r.run_uuid AND lm.key = {key}");
-                // NaN (stored as is_nan) matches no numeric comparison except `!=`, which it always matches.
-                let value_test = compare(dialect, "lm.value", clause.comparator, &clause.value, binds);
-                if clause.comparator == Comparator::NotEq {
-                    format!("EXISTS ({base} AND (lm.is_nan = {} OR {value_test}))", binds.push(true))
-                } else {
-                    format!("EXISTS ({base} AND lm.is_nan = {} AND {value_test})", binds.push(false))
+            // latest_metrics holds one row per (run, key), so a test on the joined row is the
+            // same as an EXISTS over that run's rows.
+            RunKey::Metric(key) => match joined_alias(key) {
+                Some(alias) => metric_value_test(dialect, &alias, clause.comparator, &clause.value, binds),
+                None => {
+                    let key = binds.push(key.as_str());
+                    let value_test = metric_value_test(dialect, "lm", clause.comparator, &clause.value, binds);
+                    format!("EXISTS (SELECT 1 FROM latest_metrics lm WHERE lm.run_uuid = r.run_uuid AND lm.key = {key} AND {value_test})")
                 }
-            }
+            },
             RunKey::Param(key) => key_value_condition(dialect, "params", key, clause.comparator, &clause.value, binds),
             RunKey::Tag(key) => key_value_condition(dialect, "tags", key, clause.comparator, &clause.value, binds),
             RunKey::Attribute(RunAttribute::RunName) => {
@@ -185,24 +219,26 @@ pub(super) fn run_where_and_order(dialect: Dialect, search: &RunSearch, binds: &
         conditions.push(condition);
     }
 
-    let mut joins = Vec::new();
     let mut order = Vec::new();
     for (idx, order_by) in search.order_by.iter().enumerate() {
         let direction = if order_by.ascending { "ASC" } else { "DESC" };
         match &order_by.key {
-            RunKey::Metric(key) => {
-                let alias = format!("om{idx}");
-                joins.push(format!(
-                    "LEFT JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = {}",
-                    binds.push(key.as_str())
-                ));
-                // Values first, then NaN, then runs without the metric, whatever the direction.
-                order.push(format!(
-                    "CASE WHEN {alias}.run_uuid IS NULL THEN 2 WHEN {alias}.is_nan = {} THEN 1 ELSE 0 END",
-                    binds.push(true)
-                ));
-                order.push(format!("{alias}.value {direction}"));
-            }
+            RunKey::Metric(key) => match joined_alias(key) {
+                Some(alias) => order.push(format!("{alias}.value {direction}")),
+                None => {
+                    let alias = format!("om{idx}");
+                    joins.push(format!(
+                        "LEFT JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = {}",
+                        binds.push(key.as_str())
+                    ));
+                    // Values first, then NaN, then runs without the metric, whatever the direction.
+                    order.push(format!(
+                        "CASE WHEN {alias}.run_uuid IS NULL THEN 2 WHEN {alias}.is_nan = {} THEN 1 ELSE 0 END",
+                        binds.push(true)
+                    ));
+                    order.push(format!("{alias}.value {direction}"));
+                }
+            },
             RunKey::Param(key) | RunKey::Tag(key) => {
                 let (alias, table) = match &order_by.key {
                     RunKey::Param(_) => (format!("op{idx}"), "params"),

@@ -1,33 +1,22 @@
 //! Writes to a run: metrics, params, tags (one atomic batch), dataset inputs and model outputs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rivulet_core::tracking::validation::is_newer_metric;
 use rivulet_core::tracking::{DatasetInput, LogBatch, Metric, ModelOutput, Tag};
 use rivulet_core::{CoreError, Result};
 
-use super::runs::{metric_value_for_storage, require_active_run, upsert_run_tag};
+use super::runs::{metric_value_for_storage, require_active_run, upsert_run_tags};
+use super::ROWS_PER_STATEMENT;
 use crate::sql::{binds, Binds, Tx};
 use crate::Store;
-
-/// Rows per multi-row INSERT: far below both databases' bind-parameter limits.
-const ROWS_PER_STATEMENT: usize = 200;
 
 impl Store {
     pub(super) async fn log_batch_impl(&self, run_id: &str, batch: LogBatch) -> Result<()> {
         let mut tx = self.begin().await?;
         require_active_run(&mut tx, run_id).await?;
         insert_params(&mut tx, run_id, &batch.params).await?;
-        // Later values of a key win within one batch, as successive set_tag calls would.
-        let mut tags: Vec<&Tag> = Vec::new();
-        for tag in batch.tags.iter().rev() {
-            if !tags.iter().any(|t| t.key == tag.key) {
-                tags.push(tag);
-            }
-        }
-        for tag in tags.into_iter().rev() {
-            upsert_run_tag(&mut tx, run_id, tag).await?;
-        }
+        upsert_run_tags(&mut tx, run_id, &batch.tags).await?;
         insert_metrics(&mut tx, run_id, &batch.metrics).await?;
         tx.commit().await
     }
@@ -125,22 +114,43 @@ impl Store {
 }
 
 /// Params are immutable: re-logging the same value is a no-op, a different value fails the
-/// whole batch before anything is written.
+/// whole batch (the caller's transaction then drops whatever this inserted).
 async fn insert_params(tx: &mut Tx, run_id: &str, params: &[Tag]) -> Result<()> {
-    if params.is_empty() {
+    // Almost every batch logs keys the run does not have yet, so insert first and read back
+    // existing values only for the keys that were already there: one statement in the usual
+    // case. Key order keeps concurrent batches to one run from deadlocking on PostgreSQL.
+    let mut sorted: Vec<&Tag> = params.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut inserted: HashSet<String> = HashSet::new();
+    for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = Binds::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|p| format!("({}, {}, {})", insert.push(p.key.as_str()), insert.push(p.value.as_str()), insert.push(run_id)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO params (key, value, run_uuid) VALUES {} ON CONFLICT DO NOTHING RETURNING key",
+            rows.join(", ")
+        );
+        for row in tx.fetch_all(&sql, &insert.values).await? {
+            inserted.insert(row.text("key")?);
+        }
+    }
+    let logged_before: Vec<&Tag> = params.iter().filter(|p| !inserted.contains(&p.key)).collect();
+    if logged_before.is_empty() {
         return Ok(());
     }
     let mut lookup = Binds::default();
     let run = lookup.push(run_id);
-    let keys = lookup.push_list(params.iter().map(|p| p.key.as_str()));
+    let keys = lookup.push_list(logged_before.iter().map(|p| p.key.as_str()));
     let sql = format!("SELECT key, value FROM params WHERE run_uuid = {run} AND key IN ({keys})");
     let mut existing: HashMap<String, String> = HashMap::new();
     for row in tx.fetch_all(&sql, &lookup.values).await? {
         existing.insert(row.text("key")?, row.text("value")?);
     }
-    let conflicts: Vec<(&Tag, &String)> = params
+    let conflicts: Vec<(&Tag, &String)> = logged_before
         .iter()
-        .filter_map(|p| existing.get(&p.key).filter(|old| **old != p.value).map(|old| (p, old)))
+        .filter_map(|p| existing.get(&p.key).filter(|old| **old != p.value).map(|old| (*p, old)))
         .collect();
     if let [(param, old_value)] = conflicts.as_slice() {
         if params.len() == 1 {
@@ -160,48 +170,58 @@ async fn insert_params(tx: &mut Tx, run_id: &str, params: &[Tag]) -> Result<()> 
             "Changing param values is not allowed. Params were already logged='[{listed}]' for run ID='{run_id}'."
         )));
     }
-    let new_params: Vec<&Tag> = params.iter().filter(|p| !existing.contains_key(&p.key)).collect();
-    for chunk in new_params.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = Binds::default();
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|p| format!("({}, {}, {})", insert.push(p.key.as_str()), insert.push(p.value.as_str()), insert.push(run_id)))
-            .collect();
-        let sql = format!("INSERT INTO params (key, value, run_uuid) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "));
-        tx.execute(&sql, &insert.values).await?;
-    }
     Ok(())
 }
 
-/// Appends to the full history (identical rows collapse on the primary key) and moves each
-/// key's latest value forward when the new `(step, timestamp, value)` is greater.
+/// `INSERT` of metric history rows; identical rows collapse on the primary key.
+fn history_insert(binds: &mut Binds, run_id: &str, metrics: &[Metric]) -> String {
+    let rows: Vec<String> = metrics
+        .iter()
+        .map(|m| {
+            let (value, is_nan) = metric_value_for_storage(m.value);
+            format!(
+                "({}, {}, {}, {}, {}, {})",
+                binds.push(m.key.as_str()),
+                binds.push(value),
+                binds.push(m.timestamp),
+                binds.push(run_id),
+                binds.push(m.step),
+                binds.push(is_nan)
+            )
+        })
+        .collect();
+    format!("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "))
+}
+
+/// Upsert that moves each key's latest value forward when the new `(step, timestamp, value)`
+/// is greater; `metrics` holds one row per key.
+fn latest_upsert(binds: &mut Binds, run_id: &str, metrics: &[&Metric]) -> String {
+    let rows: Vec<String> = metrics
+        .iter()
+        .map(|m| {
+            let (value, is_nan) = metric_value_for_storage(m.value);
+            format!(
+                "({}, {}, {}, {}, {}, {})",
+                binds.push(m.key.as_str()),
+                binds.push(value),
+                binds.push(m.timestamp),
+                binds.push(m.step),
+                binds.push(is_nan),
+                binds.push(run_id)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES {} \
+         ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, \
+         step = excluded.step, is_nan = excluded.is_nan \
+         WHERE (excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, COALESCE(latest_metrics.timestamp, -1), latest_metrics.value)",
+        rows.join(", ")
+    )
+}
+
+/// Appends to the full history and moves each key's latest value forward.
 async fn insert_metrics(tx: &mut Tx, run_id: &str, metrics: &[Metric]) -> Result<()> {
-    if metrics.is_empty() {
-        return Ok(());
-    }
-    for chunk in metrics.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = Binds::default();
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|m| {
-                let (value, is_nan) = metric_value_for_storage(m.value);
-                format!(
-                    "({}, {}, {}, {}, {}, {})",
-                    insert.push(m.key.as_str()),
-                    insert.push(value),
-                    insert.push(m.timestamp),
-                    insert.push(run_id),
-                    insert.push(m.step),
-                    insert.push(is_nan)
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES {} ON CONFLICT DO NOTHING",
-            rows.join(", ")
-        );
-        tx.execute(&sql, &insert.values).await?;
-    }
     let mut newest: HashMap<&str, &Metric> = HashMap::new();
     for metric in metrics {
         match newest.get(metric.key.as_str()) {
@@ -214,31 +234,32 @@ async fn insert_metrics(tx: &mut Tx, run_id: &str, metrics: &[Metric]) -> Result
     let mut newest: Vec<&Metric> = newest.into_values().collect();
     // A fixed key order keeps concurrent batches from deadlocking on PostgreSQL row locks.
     newest.sort_by(|a, b| a.key.cmp(&b.key));
-    for chunk in newest.chunks(ROWS_PER_STATEMENT) {
-        let mut upsert = Binds::default();
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|m| {
-                let (value, is_nan) = metric_value_for_storage(m.value);
-                format!(
-                    "({}, {}, {}, {}, {}, {})",
-                    upsert.push(m.key.as_str()),
-                    upsert.push(value),
-                    upsert.push(m.timestamp),
-                    upsert.push(m.step),
-                    upsert.push(is_nan),
-                    upsert.push(run_id)
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES {} \
-             ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, \
-             step = excluded.step, is_nan = excluded.is_nan \
-             WHERE (excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, COALESCE(latest_metrics.timestamp, -1), latest_metrics.value)",
-            rows.join(", ")
-        );
-        tx.execute(&sql, &upsert.values).await?;
+
+    let mut history_chunks = metrics.chunks(ROWS_PER_STATEMENT);
+    let mut latest_chunks = newest.chunks(ROWS_PER_STATEMENT);
+    loop {
+        match (history_chunks.next(), latest_chunks.next()) {
+            (None, None) => return Ok(()),
+            // PostgreSQL takes both in one statement (a data-modifying WITH), a round trip
+            // fewer per batch; SQLite has no such statements.
+            (Some(history), Some(latest)) if matches!(tx, Tx::Postgres(_)) => {
+                let mut binds = Binds::default();
+                let history = history_insert(&mut binds, run_id, history);
+                let sql = format!("WITH history AS ({history}) {}", latest_upsert(&mut binds, run_id, latest));
+                tx.execute(&sql, &binds.values).await?;
+            }
+            (history, latest) => {
+                if let Some(history) = history {
+                    let mut binds = Binds::default();
+                    let sql = history_insert(&mut binds, run_id, history);
+                    tx.execute(&sql, &binds.values).await?;
+                }
+                if let Some(latest) = latest {
+                    let mut binds = Binds::default();
+                    let sql = latest_upsert(&mut binds, run_id, latest);
+                    tx.execute(&sql, &binds.values).await?;
+                }
+            }
+        }
     }
-    Ok(())
 }

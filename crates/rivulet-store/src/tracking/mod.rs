@@ -21,6 +21,9 @@ use rivulet_core::Result;
 
 use crate::Store;
 
+/// Rows per multi-row INSERT: far below both databases' bind-parameter limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
 #[async_trait]
 impl TrackingStore for Store {
     async fn create_experiment(&self, experiment: NewExperiment) -> Result<i64> {

@@ -1,6 +1,6 @@
 //! Runs: creation, reads of whole runs (info, data, inputs, outputs), updates and lifecycle.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rivulet_core::store::RunSearch;
 use rivulet_core::page::{paginate, Page};
@@ -12,6 +12,7 @@ use rivulet_core::{CoreError, Result};
 
 use super::experiments::must_be_active;
 use super::filters::run_where_and_order;
+use super::ROWS_PER_STATEMENT;
 use crate::sql::{binds, Binds, DbRow, Tx};
 use crate::Store;
 
@@ -95,9 +96,7 @@ impl Store {
             &binds![run_id.as_str(), run.run_name.as_str(), run.user_id.clone().unwrap_or_default(), run.start_time, artifact_uri.as_str(), run.experiment_id],
         )
         .await?;
-        for tag in &run.tags {
-            upsert_run_tag(&mut tx, &run_id, tag).await?;
-        }
+        upsert_run_tags(&mut tx, &run_id, &run.tags).await?;
         tx.commit().await?;
         let mut tags = run.tags;
         tags.sort_by(|a, b| a.key.cmp(&b.key));
@@ -237,8 +236,7 @@ impl Store {
             tx.execute("UPDATE runs SET end_time = $1 WHERE run_uuid = $2", &binds![end_time, run_id]).await?;
         }
         if let Some(name) = update.run_name.filter(|n| !n.is_empty()) {
-            tx.execute("UPDATE runs SET name = $1 WHERE run_uuid = $2", &binds![name.as_str(), run_id]).await?;
-            upsert_run_tag(&mut tx, run_id, &Tag::new(RUN_NAME_TAG, name)).await?;
+            upsert_run_tags(&mut tx, run_id, &[Tag::new(RUN_NAME_TAG, name)]).await?;
         }
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1");
         let row = tx.fetch_optional(&sql, &binds![run_id]).await?.ok_or_else(|| CoreError::run_not_found(run_id))?;
@@ -280,16 +278,30 @@ impl Store {
     }
 }
 
-/// Inserts or replaces a run tag; `mlflow.runName` also renames the run, as in MLflow.
-pub(super) async fn upsert_run_tag(tx: &mut Tx, run_id: &str, tag: &Tag) -> Result<()> {
-    tx.execute(
-        "INSERT INTO tags (key, value, run_uuid) VALUES ($1, $2, $3) \
-         ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value",
-        &binds![tag.key.as_str(), tag.value.as_str(), run_id],
-    )
-    .await?;
-    if tag.key == RUN_NAME_TAG {
-        tx.execute("UPDATE runs SET name = $1 WHERE run_uuid = $2", &binds![tag.value.as_str(), run_id]).await?;
+/// Inserts or replaces run tags; `mlflow.runName` also renames the run, as in MLflow. When a key
+/// repeats, its last value wins, as successive set_tag calls would leave it.
+pub(super) async fn upsert_run_tags(tx: &mut Tx, run_id: &str, tags: &[Tag]) -> Result<()> {
+    // One row per key (PostgreSQL refuses to upsert a row twice in one statement), in key order
+    // so that concurrent writers to one run lock rows in the same order and cannot deadlock.
+    let mut latest: BTreeMap<&str, &str> = BTreeMap::new();
+    for tag in tags {
+        latest.insert(&tag.key, &tag.value);
+    }
+    let rows: Vec<(&str, &str)> = latest.iter().map(|(key, value)| (*key, *value)).collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut upsert = Binds::default();
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(key, value)| format!("({}, {}, {})", upsert.push(*key), upsert.push(*value), upsert.push(run_id)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO tags (key, value, run_uuid) VALUES {} ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value",
+            values.join(", ")
+        );
+        tx.execute(&sql, &upsert.values).await?;
+    }
+    if let Some(name) = latest.get(RUN_NAME_TAG) {
+        tx.execute("UPDATE runs SET name = $1 WHERE run_uuid = $2", &binds![*name, run_id]).await?;
     }
     Ok(())
 }
