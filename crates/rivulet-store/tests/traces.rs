@@ -350,3 +350,27 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
     }
     assert_eq!(last.1, last.0, "WAL frames copied back / in the WAL");
 }
+
+/// PostgreSQL stores span content with lz4 TOAST compression (a session setting of Rivulet's
+/// connections), not the default pglz, without changing MLflow's schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_span_content_is_lz4_compressed() {
+    let Some(database) = common::fresh_postgres().await else { return };
+    let store = open(&database.uri).await;
+    let id = experiment(&store, "lz4").await;
+    ingest(&store, id, vec![span(1, 1, None, 0, 10, json!({"input.value": "refund policy ".repeat(1_000)}))]).await;
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url).await.unwrap();
+    let (compression,): (Option<String>,) = sqlx::query_as("SELECT pg_column_compression(content)::text FROM spans")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(compression.as_deref(), Some("lz4"));
+    let (column_setting,): (String,) =
+        sqlx::query_as("SELECT attcompression::text FROM pg_attribute WHERE attrelid = 'spans'::regclass AND attname = 'content'")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+    assert_eq!(column_setting, "", "the column keeps the server default (MLflow's schema)");
+    let spans = store.get_spans(&trace_id(1)).await.unwrap();
+    assert!(spans[0].content.contains("refund policy refund policy"), "content reads back");
+}
