@@ -84,10 +84,10 @@ impl Default for StoreSettings {
 pub struct Store {
     pools: Pools,
     settings: StoreSettings,
-    /// Feeds the span-ingest writer; `None` in the writer's own copy, so that dropping every
-    /// other copy closes the queue and stops the writer.
-    ingest: Option<traces::ingest::IngestSender>,
-    /// The ingest queue's byte budget and the writer's commit counts, shared by every copy.
+    /// Feeds the span-ingest writers; `None` in the writers' own copies, so that dropping every
+    /// other copy closes the queues and stops the writers.
+    ingest: Option<traces::ingest::IngestQueues>,
+    /// The ingest queues' byte budget and the writers' commit counts, shared by every copy.
     ingest_shared: std::sync::Arc<traces::ingest::IngestShared>,
 }
 
@@ -156,11 +156,11 @@ impl Store {
             _ => None,
         };
         let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default() };
-        store.ingest = Some(traces::ingest::spawn_writer(store.clone(), checkpointer));
+        store.ingest = Some(traces::ingest::spawn_writers(store.clone(), checkpointer).context("starting the span writers")?);
         Ok(store)
     }
 
-    pub(crate) fn ingest_sender(&self) -> Option<&traces::ingest::IngestSender> {
+    pub(crate) fn ingest_writers(&self) -> Option<&traces::ingest::IngestQueues> {
         self.ingest.as_ref()
     }
 
@@ -187,12 +187,12 @@ impl Store {
         schema::check(&self.pools).await
     }
 
-    /// Span batches waiting for the ingest writer, and how many may wait before exports get 503.
+    /// Span batches waiting for the ingest writers, and how many may wait before exports get 503.
     pub fn ingest_queue(&self) -> Option<(usize, usize)> {
-        self.ingest.as_ref().map(|sender| (sender.max_capacity() - sender.capacity(), sender.max_capacity()))
+        self.ingest.as_ref().map(traces::ingest::IngestQueues::depth)
     }
 
-    /// Group commits the ingest writer has made, and the spans they carried (their ratio is the
+    /// Group commits the ingest writers have made, and the spans they carried (their ratio is the
     /// mean group size, which shows how well concurrent exports are being batched).
     pub fn ingest_commits(&self) -> (u64, u64) {
         self.ingest_shared.totals()

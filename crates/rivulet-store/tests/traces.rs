@@ -308,7 +308,27 @@ async fn repeated_spans_count_once(store: Store) {
     assert_eq!(store.get_trace_info(&trace_id(9)).await.unwrap().span_count, Some(3));
 }
 
+/// One export carrying many traces, each with its resource tags: on PostgreSQL its traces are
+/// split across the writers, and the request is answered only when every part is stored.
+async fn one_batch_of_many_traces_is_stored_whole(store: Store) {
+    let id = experiment(&store, "many").await;
+    let mut spans = Vec::new();
+    let mut resource_tags = BTreeMap::new();
+    for trace in 1..=40u8 {
+        spans.push(prepare_span(span(trace, 1, None, 0, 10, json!({}))));
+        spans.push(prepare_span(span(trace, 2, Some(1), 1, 5, json!({}))));
+        resource_tags.insert(trace_id(trace), vec![("deployment.environment".to_string(), format!("env-{trace}"))]);
+    }
+    store.ingest_spans(SpanBatch { experiment_id: id, spans, resource_tags, run_id: None }).await.unwrap();
+    for trace in 1..=40u8 {
+        let info = store.get_trace_info(&trace_id(trace)).await.unwrap();
+        assert_eq!((info.span_count, info.state), (Some(2), TraceState::Ok), "trace {trace}");
+        assert_eq!(info.tags.get("deployment.environment").map(String::as_str), Some(format!("env-{trace}").as_str()), "trace {trace}");
+    }
+}
+
 conformance!(
+    one_batch_of_many_traces_is_stored_whole,
     repeated_spans_count_once,
     incremental_assembly_and_token_rollups,
     search_filters_and_order,

@@ -1,10 +1,11 @@
-//! Span ingest with group commit: export requests queue their batches, one writer folds
+//! Span ingest with group commit: export requests queue their batches, a writer folds
 //! everything queued into a single transaction, and each request is answered only after that
 //! transaction commits.
 //!
-//! One writer (rather than one transaction per request) is what lets ingest approach the
-//! database's bulk-insert rate: SQLite has a single writer anyway, and on PostgreSQL it keeps
-//! a trace's read-merge-write of its summary free of races between concurrent batches.
+//! Group commit (rather than one transaction per request) is what lets ingest approach the
+//! database's bulk-insert rate. SQLite has a single writer anyway; PostgreSQL gets a few, each
+//! owning the traces whose id hashes to it, which keeps a trace's read-merge-write of its
+//! summary free of races between concurrent batches.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,7 +56,28 @@ struct SpanJob {
     reply: oneshot::Sender<Result<()>>,
 }
 
-pub(crate) type IngestSender = mpsc::Sender<IngestJob>;
+/// The writers' queues. Each trace belongs to one writer (by a hash of its id), so a trace's
+/// read-merge-write of its summary never races another writer.
+#[derive(Clone)]
+pub(crate) struct IngestQueues {
+    senders: Vec<mpsc::Sender<IngestJob>>,
+}
+
+impl IngestQueues {
+    fn writer_of(&self, trace_id: &str) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        trace_id.hash(&mut hasher);
+        (hasher.finish() % self.senders.len() as u64) as usize
+    }
+
+    /// Batches waiting for the writers, and how many may wait before exports get 503.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        self.senders.iter().fold((0, 0), |(queued, capacity), sender| {
+            (queued + sender.max_capacity() - sender.capacity(), capacity + sender.max_capacity())
+        })
+    }
+}
 
 /// Bytes of prepared spans (JSON content plus a per-span allowance) that may be queued for or
 /// held by the writer at once. With the batch-count bound alone, 256 large exports could pin
@@ -97,42 +119,108 @@ impl IngestShared {
     }
 }
 
-/// Starts the writer task and returns the queue that feeds it.
-pub(crate) fn spawn_writer(store: Store, checkpointer: Option<Checkpointer>) -> IngestSender {
-    let (sender, mut receiver) = mpsc::channel::<IngestJob>(QUEUE_CAPACITY);
-    tokio::spawn(async move {
-        while let Some(first) = receiver.recv().await {
-            let mut n_spans = first.n_spans();
-            let mut jobs = vec![first];
-            while n_spans < MAX_SPANS_PER_GROUP {
-                match receiver.try_recv() {
-                    Ok(job) => {
-                        n_spans += job.n_spans();
-                        jobs.push(job);
-                    }
-                    Err(_) => break,
-                }
+/// Writers on PostgreSQL. One writer left the server's second core idle while its backend
+/// inserted (index upkeep and TOAST compression run in the backend, one core per connection);
+/// two keep both busy on a small machine, and more only add lock traffic.
+const POSTGRES_WRITERS: usize = 2;
+
+/// Starts the writers and returns the queues that feed them.
+///
+/// SQLite has one writer, on a thread of its own: on the request runtime, each of its dozen
+/// statements per group waited behind request decoding to be resumed, which cost a tenth of
+/// ingest throughput. PostgreSQL's writers stay on the request runtime, because a pooled
+/// connection's socket belongs to the runtime that opened it.
+pub(crate) fn spawn_writers(store: Store, checkpointer: Option<Checkpointer>) -> std::io::Result<IngestQueues> {
+    let writers = match store.dialect() {
+        crate::Dialect::Sqlite => 1,
+        crate::Dialect::Postgres => POSTGRES_WRITERS,
+    };
+    let mut senders = Vec::with_capacity(writers);
+    for _ in 0..writers {
+        let (sender, receiver) = mpsc::channel::<IngestJob>(QUEUE_CAPACITY);
+        senders.push(sender);
+        let writer = run_writer(store.clone(), checkpointer.clone(), receiver);
+        match store.dialect() {
+            crate::Dialect::Sqlite => {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                std::thread::Builder::new().name("span-writer".into()).spawn(move || runtime.block_on(writer))?;
             }
-            let mut span_jobs = Vec::with_capacity(jobs.len());
-            let mut start_jobs = Vec::new();
-            for job in jobs {
-                match job {
-                    IngestJob::Spans { batch, reply } => span_jobs.push(SpanJob { batch, reply }),
-                    IngestJob::StartTrace { info, reply } => start_jobs.push((info, reply)),
-                }
-            }
-            if !span_jobs.is_empty() {
-                store.write_group(span_jobs).await;
-            }
-            for (info, reply) in start_jobs {
-                let _ = reply.send(store.start_trace_in_writer(info).await);
-            }
-            if let Some(checkpointer) = &checkpointer {
-                checkpointer.committed();
+            crate::Dialect::Postgres => {
+                tokio::spawn(writer);
             }
         }
-    });
+    }
+    Ok(IngestQueues { senders })
+}
+
+/// One writer: takes everything queued (up to a group's limit), writes it in one transaction,
+/// answers every request in it, and repeats until all senders are gone.
+async fn run_writer(store: Store, checkpointer: Option<Checkpointer>, mut receiver: mpsc::Receiver<IngestJob>) {
+    while let Some(first) = receiver.recv().await {
+        let mut n_spans = first.n_spans();
+        let mut jobs = vec![first];
+        while n_spans < MAX_SPANS_PER_GROUP {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    n_spans += job.n_spans();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut span_jobs = Vec::with_capacity(jobs.len());
+        let mut start_jobs = Vec::new();
+        for job in jobs {
+            match job {
+                IngestJob::Spans { batch, reply } => span_jobs.push(SpanJob { batch, reply }),
+                IngestJob::StartTrace { info, reply } => start_jobs.push((info, reply)),
+            }
+        }
+        if !span_jobs.is_empty() {
+            store.write_group(span_jobs).await;
+        }
+        for (info, reply) in start_jobs {
+            let _ = reply.send(store.start_trace_in_writer(info).await);
+        }
+        if let Some(checkpointer) = &checkpointer {
+            checkpointer.committed();
+        }
+    }
+}
+
+async fn send_to_writer(
+    sender: &mpsc::Sender<IngestJob>,
+    job: impl FnOnce(oneshot::Sender<Result<()>>) -> IngestJob,
+) -> Result<oneshot::Receiver<Result<()>>> {
+    let (reply, answer) = oneshot::channel();
     sender
+        .send_timeout(job(reply), ENQUEUE_TIMEOUT)
+        .await
+        .map_err(|_| CoreError::unavailable("span ingest is overloaded; retry later"))?;
+    Ok(answer)
+}
+
+/// Splits a batch into one part per writer that owns some of its traces.
+fn split_by_writer(queues: &IngestQueues, batch: SpanBatch) -> Vec<(usize, SpanBatch)> {
+    if queues.senders.len() == 1 {
+        return vec![(0, batch)];
+    }
+    let SpanBatch { experiment_id, spans, mut resource_tags, run_id } = batch;
+    let mut parts: BTreeMap<usize, SpanBatch> = BTreeMap::new();
+    for span in spans {
+        let writer = queues.writer_of(&span.trace_id);
+        let part = parts.entry(writer).or_insert_with(|| SpanBatch {
+            experiment_id,
+            spans: Vec::new(),
+            resource_tags: BTreeMap::new(),
+            run_id: run_id.clone(),
+        });
+        if let Some(tags) = resource_tags.remove(&span.trace_id) {
+            part.resource_tags.insert(span.trace_id.clone(), tags);
+        }
+        part.spans.push(span);
+    }
+    parts.into_iter().collect()
 }
 
 fn truncate(value: &str, max: usize) -> String {
@@ -152,20 +240,33 @@ impl Store {
             .await
             .map_err(|_| overloaded())?
             .map_err(|_| overloaded())?;
-        self.enqueue(|reply| IngestJob::Spans { batch, reply }).await
+        let queues = self.ingest_queues()?;
+        // Each writer gets the traces it owns; the request is answered when all have committed.
+        // A failure in one part leaves the others stored, which the exporter's retry of the
+        // whole batch then finds and upserts.
+        let mut answers = Vec::new();
+        for (writer, part) in split_by_writer(queues, batch) {
+            answers.push(send_to_writer(&queues.senders[writer], |reply| IngestJob::Spans { batch: part, reply }).await?);
+        }
+        let mut outcome = Ok(());
+        for answer in answers {
+            let result = answer.await.map_err(|_| CoreError::unavailable("span ingest stopped before the batch was written; retry"))?;
+            if outcome.is_ok() {
+                outcome = result;
+            }
+        }
+        outcome
     }
 
-    /// Queues work for the writer and waits for its commit.
-    pub(crate) async fn enqueue(&self, job: impl FnOnce(oneshot::Sender<Result<()>>) -> IngestJob) -> Result<()> {
-        let Some(sender) = self.ingest_sender() else {
-            return Err(CoreError::internal("span ingest is not running"));
-        };
-        let (reply, answer) = oneshot::channel();
-        sender
-            .send_timeout(job(reply), ENQUEUE_TIMEOUT)
-            .await
-            .map_err(|_| CoreError::unavailable("span ingest is overloaded; retry later"))?;
+    /// Queues work about one trace for the writer that owns it and waits for its commit.
+    pub(crate) async fn enqueue(&self, trace_id: &str, job: impl FnOnce(oneshot::Sender<Result<()>>) -> IngestJob) -> Result<()> {
+        let queues = self.ingest_queues()?;
+        let answer = send_to_writer(&queues.senders[queues.writer_of(trace_id)], job).await?;
         answer.await.map_err(|_| CoreError::unavailable("span ingest stopped before the batch was written; retry"))?
+    }
+
+    fn ingest_queues(&self) -> Result<&IngestQueues> {
+        self.ingest_writers().ok_or_else(|| CoreError::internal("span ingest is not running"))
     }
 
     async fn write_group(&self, jobs: Vec<SpanJob>) {
@@ -174,9 +275,8 @@ impl Store {
         let mut experiment_states: HashMap<i64, Result<()>> = HashMap::new();
         for job in jobs {
             let experiment_id = job.batch.experiment_id;
-            if !experiment_states.contains_key(&experiment_id) {
-                let state = self.check_experiment_accepts_traces(experiment_id).await;
-                experiment_states.insert(experiment_id, state);
+            if let std::collections::hash_map::Entry::Vacant(unchecked) = experiment_states.entry(experiment_id) {
+                unchecked.insert(self.check_experiment_accepts_traces(experiment_id).await);
             }
             match &experiment_states[&experiment_id] {
                 Ok(()) => accepted.push(job),
@@ -619,11 +719,15 @@ mod tests {
     use super::*;
 
     fn batch(content_bytes: &[usize]) -> SpanBatch {
+        batch_of_trace("tr-1", content_bytes)
+    }
+
+    fn batch_of_trace(trace_id: &str, content_bytes: &[usize]) -> SpanBatch {
         let spans = content_bytes
             .iter()
             .enumerate()
             .map(|(idx, bytes)| PreparedSpan {
-                trace_id: "tr-1".into(),
+                trace_id: trace_id.into(),
                 span_id: format!("{idx:016x}"),
                 parent_span_id: None,
                 name: "span".into(),
@@ -644,5 +748,32 @@ mod tests {
         assert_eq!(budget_units(&batch(&[10 * 1024 - SPAN_OVERHEAD_BYTES; 3])), 30);
         let whole = (QUEUED_BYTES_BUDGET / BUDGET_UNIT) as u32;
         assert_eq!(budget_units(&batch(&[QUEUED_BYTES_BUDGET, 1])), whole, "an oversized batch takes the whole budget, and runs alone");
+    }
+
+    #[test]
+    fn split_by_writer_keeps_each_trace_whole_with_its_resource_tags() {
+        let senders = (0..POSTGRES_WRITERS).map(|_| mpsc::channel(1).0).collect();
+        let queues = IngestQueues { senders };
+        let mut whole = SpanBatch { experiment_id: 7, spans: Vec::new(), resource_tags: BTreeMap::new(), run_id: Some("run".into()) };
+        for trace in 0..20 {
+            let trace_id = format!("tr-{trace:032x}");
+            whole.spans.extend(batch_of_trace(&trace_id, &[1, 1, 1]).spans);
+            whole.resource_tags.insert(trace_id, vec![("service.name".into(), format!("svc-{trace}"))]);
+        }
+        let parts = split_by_writer(&queues, whole);
+        assert_eq!(parts.len(), POSTGRES_WRITERS, "twenty traces reach every writer");
+        let mut seen = 0;
+        for (writer, part) in &parts {
+            assert_eq!((part.experiment_id, part.run_id.as_deref()), (7, Some("run")));
+            for span in &part.spans {
+                assert_eq!(queues.writer_of(&span.trace_id), *writer, "a span goes to its trace's writer");
+                assert!(part.resource_tags.contains_key(&span.trace_id), "resource tags travel with their trace");
+            }
+            assert_eq!(part.spans.len(), part.resource_tags.len() * 3, "a trace's three spans stay together");
+            seen += part.spans.len();
+        }
+        assert_eq!(seen, 60);
+        let single = IngestQueues { senders: vec![mpsc::channel(1).0] };
+        assert_eq!(split_by_writer(&single, batch(&[1, 2])).len(), 1);
     }
 }

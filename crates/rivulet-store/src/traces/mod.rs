@@ -30,7 +30,7 @@ impl TraceStore for Store {
 
     async fn start_trace(&self, info: TraceInfo) -> Result<TraceInfo> {
         let trace_id = info.trace_id.clone();
-        self.enqueue(|reply| IngestJob::StartTrace { info, reply }).await?;
+        self.enqueue(&trace_id, |reply| IngestJob::StartTrace { info, reply }).await?;
         let mut stored = self.get_trace_info_impl(&trace_id).await?;
         // The client also uploads traces.json unless told the spans live in this database; they
         // always do here, because the client sends them to /v1/traces.
