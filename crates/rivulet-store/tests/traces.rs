@@ -192,7 +192,7 @@ async fn start_trace_merges_with_spans(store: Store) {
     assert_eq!(stored.trace_metadata.get("mlflow.trace.session").map(String::as_str), Some("sess"));
     assert_eq!(stored.trace_metadata.get("mlflow.trace.infoFinalized").map(String::as_str), Some("true"));
     assert_eq!(stored.tags.get("mine").map(String::as_str), Some("v"));
-    assert!(stored.tags.get("mlflow.artifactLocation").is_some());
+    assert!(stored.tags.contains_key("mlflow.artifactLocation"));
     // The root arriving after finalization keeps the client's summary.
     ingest(&store, id, vec![span(1, 1, None, 5, 900, json!({"input.value": "other"}))]).await;
     let after = store.get_trace_info(&trace_id(1)).await.unwrap();

@@ -58,10 +58,13 @@ pub(crate) fn error_page(ctx: &Ctx, error: &CoreError) -> Response {
 }
 
 /// `Result<T, CoreError>` → `Result<T, error page>`.
+// The error is the handler's finished response, returned as is: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
 pub(crate) trait OrPage<T> {
     fn or_page(self, ctx: &Ctx) -> Result<T, Response>;
 }
 
+#[allow(clippy::result_large_err)]
 impl<T> OrPage<T> for rivulet_core::Result<T> {
     fn or_page(self, ctx: &Ctx) -> Result<T, Response> {
         self.map_err(|error| error_page(ctx, &error))
