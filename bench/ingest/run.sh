@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Trace-ingest benchmark: Rivulet against the database's own bulk-insert limit, side by side in
 # one run, on SQLite and PostgreSQL, with the shared load generator (../shared/bench/otlp-load)
-# and raw-insert script (../shared/bench/limit/raw_insert.py). Then the read side: search traces
-# and get-trace on an experiment holding READ_SPANS spans.
+# and raw-insert script (../shared/bench/limit/raw_insert.py). After the highest-concurrency run,
+# bench/ingest/replay_limit.py bulk-inserts that run's own rows (every table span ingest writes,
+# at their real size) into a fresh store: the limit for exactly what the server wrote, where the
+# raw script's synthetic spans are smaller and skip tags, metadata, rollups and span services.
+# Then the read side: search traces and get-trace on an experiment holding READ_SPANS spans.
 #
 # Usage: bench/ingest/run.sh
 # Knobs: BACKENDS="sqlite postgresql"  CONCURRENCIES="8 32"  DURATION=15  RAW_TRACES=10000
@@ -23,6 +26,7 @@ RIVULET_BIN=${RIVULET_BIN:-$REPO/target/release/rivulet}
 OUT=${OUT:-$REPO/target/bench-results/ingest-$(date +%Y%m%d-%H%M%S)}
 LOAD_TARGET=${LOAD_TARGET:-$REPO/target/otlp-load}
 PORT=${PORT:-5321}
+TOP_CONCURRENCY=$(printf '%s\n' $CONCURRENCIES | sort -n | tail -1)
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
@@ -76,7 +80,8 @@ for backend in $BACKENDS; do
   esac
   for concurrency in $CONCURRENCIES; do
     echo "==> $backend: Rivulet ingest, concurrency $concurrency, ${DURATION}s, then a count check"
-    start_server "$(fresh_store "$backend" "c$concurrency")"
+    uri=$(fresh_store "$backend" "c$concurrency")
+    start_server "$uri"
     id=$("$LOAD" create-experiment --base-url "$BASE" --name bench | tail -1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["experiment_id"])')
     "$LOAD" ingest --base-url "$BASE" --experiment-id "$id" --duration-s "$DURATION" --concurrency "$concurrency" \
       --server-pid "$SERVER_PID" --verify --label "rivulet-$backend-c$concurrency" 2>"$WORK/load.log" | tail -1 >"$OUT/$backend-c$concurrency.json"
@@ -88,6 +93,15 @@ print(f"    {d['spans_per_s']:.0f} spans/s  p50 {lat.get('p50_ms')} ms  p99 {lat
       f"  lost {d.get('verify', {}).get('lost')}  server peak RSS {srv.get('peak_rss_mb')} MiB  server CPU {srv.get('cpu_s')} s")
 EOF
     stop_server
+    if [[ $concurrency == "$TOP_CONCURRENCY" ]]; then
+      echo "==> $backend: replay limit (this run's own rows, bulk-inserted into a fresh store in one transaction)"
+      target=$(fresh_store "$backend" replay)
+      start_server "$target"; stop_server
+      case $backend in
+        sqlite) "$PY" "$HERE/replay_limit.py" sqlite "$WORK/c$concurrency.db" "$WORK/replay.db" | tee "$OUT/$backend-replay.txt" ;;
+        postgresql) "$PY" "$HERE/replay_limit.py" postgresql "$uri" "$target" | tee "$OUT/$backend-replay.txt" ;;
+      esac
+    fi
   done
   if [[ "$READ_SPANS" -gt 0 ]]; then
     echo "==> $backend: read side on an experiment holding $READ_SPANS spans"
