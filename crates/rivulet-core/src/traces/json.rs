@@ -10,7 +10,26 @@ pub fn python_dumps(value: &Value) -> String {
     out
 }
 
-fn write_value(out: &mut String, value: &Value) {
+/// Writes `value` as [`python_dumps`] text, itself written as a JSON string: how MLflow stores
+/// span attribute values. `scratch` is reused between calls to save an allocation per value.
+pub(crate) fn write_dumps_as_string(out: &mut String, value: &Value, scratch: &mut String) {
+    match value {
+        // Most attribute strings (models, ids, names) need no escaping at either level.
+        Value::String(text) if first_escape(text.as_bytes()).is_none() => {
+            out.reserve(text.len() + 6);
+            out.push_str("\"\\\"");
+            out.push_str(text);
+            out.push_str("\\\"\"");
+        }
+        _ => {
+            scratch.clear();
+            write_value(scratch, value);
+            write_string(out, scratch);
+        }
+    }
+}
+
+pub(crate) fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
@@ -94,19 +113,44 @@ const ESCAPES: [u8; 256] = {
     table
 };
 
-fn write_string(out: &mut String, text: &str) {
+/// Index of the first byte that must be escaped inside a JSON string. Scans eight bytes at a
+/// time: span text is long and rarely needs escaping, and the byte-at-a-time loop was the
+/// largest single cost of rendering spans.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A high bit set in each byte of `word` that is zero (exact for the first such byte).
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        let quote = zero_bytes(word ^ (ONES * u64::from(b'"')));
+        let backslash = zero_bytes(word ^ (ONES * u64::from(b'\\')));
+        if control | quote | backslash != 0 {
+            // Borrows can flag bytes after the first hit, never before it: confirm bytewise.
+            if let Some(idx) = chunk.iter().position(|&byte| ESCAPES[byte as usize] != 0) {
+                return Some(offset + idx);
+            }
+        }
+        offset += 8;
+    }
+    chunks.remainder().iter().position(|&byte| ESCAPES[byte as usize] != 0).map(|idx| offset + idx)
+}
+
+pub(crate) fn write_string(out: &mut String, text: &str) {
     out.reserve(text.len() + 2);
     out.push('"');
     // Copy runs of bytes that need no escaping in one go; escapes are rare in LLM text.
     // Every escaped byte is ASCII, so the runs between them are whole UTF-8 sequences.
     let bytes = text.as_bytes();
     let mut run_start = 0;
-    for (idx, &byte) in bytes.iter().enumerate() {
-        let escape = ESCAPES[byte as usize];
-        if escape == 0 {
-            continue;
-        }
+    while let Some(found) = first_escape(&bytes[run_start..]) {
+        let idx = run_start + found;
         out.push_str(&text[run_start..idx]);
+        let byte = bytes[idx];
+        let escape = ESCAPES[byte as usize];
         if escape == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -136,5 +180,26 @@ mod tests {
         assert_eq!(python_dumps(&json!(1e20)), "1e+20");
         assert_eq!(python_dumps(&json!(7)), "7");
         assert_eq!(python_dumps(&json!("\u{1}\u{1f}\u{8}\u{c}\t\\é")), "\"\\u0001\\u001f\\b\\f\\t\\\\é\"");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// The word-at-a-time scan finds exactly the first byte the escape table names.
+        #[test]
+        fn first_escape_matches_a_bytewise_scan(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let bytewise = bytes.iter().position(|&byte| super::ESCAPES[byte as usize] != 0);
+            proptest::prop_assert_eq!(super::first_escape(&bytes), bytewise);
+        }
+
+        /// Writing a value as a JSON string in one go equals encoding its dumps text again.
+        #[test]
+        fn dumps_as_string_equals_dumps_of_dumps(text in "[a-z\"\\\\\\n\\t\u{1}é ]{0,40}", number in proptest::prelude::any::<i64>()) {
+            for value in [json!(text), json!([text.clone(), number]), json!({"k": text})] {
+                let mut out = String::new();
+                super::write_dumps_as_string(&mut out, &value, &mut String::new());
+                proptest::prop_assert_eq!(out, python_dumps(&json!(python_dumps(&value))));
+            }
+        }
     }
 }
