@@ -148,6 +148,25 @@ fn sqlite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Write statements built ahead of running them with [`Tx::execute_batch`], so that the code
+/// deciding what to write stays synchronous and needs no transaction.
+#[derive(Debug, Default)]
+pub(crate) struct StatementBatch {
+    statements: Vec<(String, Vec<Bind>)>,
+}
+
+impl StatementBatch {
+    pub fn push(&mut self, sql: String, values: impl Into<Vec<Bind>>) {
+        self.statements.push((sql, values.into()));
+    }
+}
+
+impl From<Binds> for Vec<Bind> {
+    fn from(binds: Binds) -> Self {
+        binds.values
+    }
+}
+
 /// A result row from either backend.
 pub(crate) enum DbRow {
     Sqlite(SqliteRow),
@@ -287,6 +306,14 @@ impl Tx {
 
     pub async fn fetch_optional(&mut self, sql: &str, values: &[Bind]) -> Result<Option<DbRow>> {
         Ok(self.fetch_all(sql, values).await?.into_iter().next())
+    }
+
+    /// Runs collected write statements in order.
+    pub async fn execute_batch(&mut self, batch: StatementBatch) -> Result<()> {
+        for (statement, binds) in batch.statements {
+            self.execute(&statement, &binds).await?;
+        }
+        Ok(())
     }
 
     pub async fn commit(self) -> Result<()> {

@@ -20,7 +20,7 @@ use rivulet_core::{CoreError, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::Checkpointer;
-use crate::sql::{binds, Binds, Tx};
+use crate::sql::{binds, Binds, StatementBatch, Tx};
 use crate::Store;
 
 /// Spans one transaction may carry; beyond this, queued batches wait for the next one.
@@ -272,14 +272,14 @@ impl Store {
     async fn write_group(&self, jobs: Vec<SpanJob>) {
         // Refuse batches for missing or deleted experiments without failing their neighbours.
         let mut accepted: Vec<SpanJob> = Vec::with_capacity(jobs.len());
-        let mut experiment_states: HashMap<i64, Result<()>> = HashMap::new();
+        let mut experiments: HashMap<i64, Result<Option<String>>> = HashMap::new();
         for job in jobs {
             let experiment_id = job.batch.experiment_id;
-            if let std::collections::hash_map::Entry::Vacant(unchecked) = experiment_states.entry(experiment_id) {
-                unchecked.insert(self.check_experiment_accepts_traces(experiment_id).await);
+            if let std::collections::hash_map::Entry::Vacant(unchecked) = experiments.entry(experiment_id) {
+                unchecked.insert(self.experiment_accepting_traces(experiment_id).await);
             }
-            match &experiment_states[&experiment_id] {
-                Ok(()) => accepted.push(job),
+            match &experiments[&experiment_id] {
+                Ok(_) => accepted.push(job),
                 Err(error) => {
                     let _ = job.reply.send(Err(error.clone()));
                 }
@@ -288,8 +288,10 @@ impl Store {
         if accepted.is_empty() {
             return;
         }
+        let locations: HashMap<i64, String> =
+            experiments.into_iter().filter_map(|(id, state)| state.ok().flatten().map(|location| (id, location))).collect();
         let batches: Vec<&SpanBatch> = accepted.iter().map(|job| &job.batch).collect();
-        let result = self.write_batches(&batches).await;
+        let result = self.write_batches(&batches, &locations).await;
         match &result {
             Ok(()) => self.ingest_shared.record(batches.iter().map(|batch| batch.spans.len()).sum()),
             Err(error) => tracing::warn!(error = %error, n_batches = accepted.len(), "span batch write failed"),
@@ -299,20 +301,23 @@ impl Store {
         }
     }
 
-    async fn check_experiment_accepts_traces(&self, experiment_id: i64) -> Result<()> {
+    /// The experiment's artifact location, if it exists and is active; an error otherwise.
+    async fn experiment_accepting_traces(&self, experiment_id: i64) -> Result<Option<String>> {
         let row = self
-            .fetch_optional("SELECT lifecycle_stage FROM experiments WHERE experiment_id = $1", &binds![experiment_id])
+            .fetch_optional("SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = $1", &binds![experiment_id])
             .await?
             .ok_or_else(|| CoreError::experiment_not_found(experiment_id))?;
         match LifecycleStage::parse(&row.text("lifecycle_stage")?)? {
-            LifecycleStage::Active => Ok(()),
+            LifecycleStage::Active => row.opt_text("artifact_location"),
             LifecycleStage::Deleted => Err(CoreError::invalid_parameter(format!(
                 "experiment {experiment_id} is deleted; restore it or send the spans to another experiment"
             ))),
         }
     }
 
-    async fn write_batches(&self, batches: &[&SpanBatch]) -> Result<()> {
+    /// Writes a group: reads what the group's traces already have (one or two queries), merges
+    /// in Rust, then sends every write as one batch and commits.
+    async fn write_batches(&self, batches: &[&SpanBatch], locations: &HashMap<i64, String>) -> Result<()> {
         // Group spans by trace; the first batch naming a trace decides its experiment.
         let mut traces: BTreeMap<&str, (i64, Vec<&PreparedSpan>)> = BTreeMap::new();
         let mut resource_tags: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
@@ -342,20 +347,31 @@ impl Store {
             let experiment_id = previous.as_ref().map_or(*experiment_id, |p| p.experiment_id);
             merged.push((trace_id, merge_spans(previous, experiment_id, spans), is_new));
         }
-        let token_totals = token_totals(&mut tx, &traces, &merged).await?;
-        write_trace_infos(&mut tx, &merged, &token_totals).await?;
-        write_spans(&mut tx, &traces, &merged).await?;
+        // Every trace's span tree: the stored spans of traces seen before, plus this group's.
+        let stored: Vec<&str> = merged.iter().filter(|(_, _, is_new)| !is_new).map(|(id, _, _)| *id).collect();
+        let mut trees = stored_span_trees(&mut tx, &stored).await?;
+        for (trace_id, (_, spans)) in &traces {
+            let tree = trees.entry(trace_id.to_string()).or_default();
+            for span in spans {
+                tree.insert(span.span_id.clone(), span.parent_span_id.clone());
+            }
+        }
+        let token_totals = token_totals(&merged, &trees);
+
+        let mut writes = StatementBatch::default();
+        write_trace_infos(&mut writes, &merged, &token_totals);
+        write_spans(&mut writes, &traces, &merged);
 
         let mut tags: Vec<(&str, String, String)> = Vec::new();
-        let mut tags_if_absent: Vec<(&str, String, String)> = Vec::new();
         let mut metadata_if_absent: Vec<(&str, String, String)> = Vec::new();
-        let locations = self.artifact_locations(&mut tx, &merged).await?;
         for (trace_id, rollup, is_new) in &merged {
             tags.push((trace_id, trace_keys::SPANS_LOCATION.to_string(), trace_keys::SPANS_LOCATION_TRACKING_STORE.to_string()));
+            // A trace new to the database has no tags yet (they reference its trace_info row),
+            // so its artifact location goes in first and any tag the spans set replaces it.
             if *is_new {
                 if let Some(location) = locations.get(&rollup.experiment_id) {
                     let location = append_to_uri_path(&append_to_uri_path(location, "traces"), trace_id);
-                    tags_if_absent.push((trace_id, trace_keys::ARTIFACT_LOCATION.to_string(), append_to_uri_path(&location, "artifacts")));
+                    tags.push((trace_id, trace_keys::ARTIFACT_LOCATION.to_string(), append_to_uri_path(&location, "artifacts")));
                 }
             }
             for (key, value) in resource_tags.get(trace_id).into_iter().flatten() {
@@ -377,38 +393,19 @@ impl Store {
                 metadata_if_absent.push((trace_id, trace_keys::USER.to_string(), truncate(user, MAX_TAG_VALUE)));
             }
         }
-        upsert_key_values(&mut tx, "trace_tags", &tags, true).await?;
-        upsert_key_values(&mut tx, "trace_tags", &tags_if_absent, false).await?;
-        upsert_key_values(&mut tx, "trace_request_metadata", &metadata_if_absent, false).await?;
-        write_rollups(&mut tx, &traces, &merged).await?;
+        write_key_values(&mut writes, "trace_tags", &tags, true);
+        write_key_values(&mut writes, "trace_request_metadata", &metadata_if_absent, false);
+        write_rollups(&mut writes, &merged, &trees);
         for (trace_id, run_id) in &run_links {
-            tx.execute(
+            writes.push(
                 "INSERT INTO entity_associations (association_id, source_type, source_id, destination_type, destination_id, created_time) \
-                 VALUES ($1, 'trace', $2, 'run', $3, $4) ON CONFLICT DO NOTHING",
-                &binds![uuid::Uuid::new_v4().simple().to_string(), trace_id.as_str(), run_id.as_str(), now_millis()],
-            )
-            .await?;
+                 VALUES ($1, 'trace', $2, 'run', $3, $4) ON CONFLICT DO NOTHING"
+                    .to_string(),
+                binds![uuid::Uuid::new_v4().simple().to_string(), trace_id.as_str(), run_id.as_str(), now_millis()],
+            );
         }
+        tx.execute_batch(writes).await?;
         tx.commit().await
-    }
-
-    async fn artifact_locations(&self, tx: &mut Tx, merged: &[(&str, TraceRollup, bool)]) -> Result<HashMap<i64, String>> {
-        let mut ids: Vec<i64> = merged.iter().filter(|(_, _, is_new)| *is_new).map(|(_, r, _)| r.experiment_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut params = Binds::default();
-        let list = params.push_list(ids);
-        let sql = format!("SELECT experiment_id, artifact_location FROM experiments WHERE experiment_id IN ({list})");
-        let mut locations = HashMap::new();
-        for row in tx.fetch_all(&sql, &params.values).await? {
-            if let Some(location) = row.opt_text("artifact_location")? {
-                locations.insert(row.int("experiment_id")?, location);
-            }
-        }
-        Ok(locations)
     }
 }
 
@@ -465,42 +462,37 @@ pub(crate) async fn load_rollups(tx: &mut Tx, trace_ids: &[&str], dialect: crate
     Ok(rollups)
 }
 
-/// Tree-aware token totals of the traces in the group that carry usage, over their stored
-/// and incoming spans.
-async fn token_totals(
-    tx: &mut Tx,
-    traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>,
-    merged: &[(&str, TraceRollup, bool)],
-) -> Result<HashMap<String, TokenUsage>> {
-    let with_usage: Vec<&(&str, TraceRollup, bool)> =
-        merged.iter().filter(|(_, rollup, _)| !rollup.usage_spans.is_empty() && !rollup.finalized).collect();
-    let mut parents: HashMap<&str, HashMap<String, Option<String>>> = HashMap::new();
-    let stored: Vec<&str> = with_usage.iter().filter(|(_, _, is_new)| !is_new).map(|(id, _, _)| *id).collect();
-    for chunk in stored.chunks(500) {
+/// Span id -> parent span id, per trace.
+type SpanTrees = HashMap<String, HashMap<String, Option<String>>>;
+
+/// The stored spans of traces seen before this group, for their token totals and span counts.
+async fn stored_span_trees(tx: &mut Tx, trace_ids: &[&str]) -> Result<SpanTrees> {
+    let mut trees = SpanTrees::new();
+    for chunk in trace_ids.chunks(500) {
         let mut params = Binds::default();
         let list = params.push_list(chunk.iter().copied());
         let sql = format!("SELECT trace_id, span_id, parent_span_id FROM spans WHERE trace_id IN ({list})");
         for row in tx.fetch_all(&sql, &params.values).await? {
-            let trace_id = row.text("trace_id")?;
-            if let Some(key) = stored.iter().find(|id| **id == trace_id) {
-                parents.entry(key).or_default().insert(row.text("span_id")?, row.opt_text("parent_span_id")?);
-            }
+            trees.entry(row.text("trace_id")?).or_default().insert(row.text("span_id")?, row.opt_text("parent_span_id")?);
         }
     }
-    let mut totals = HashMap::new();
-    for (trace_id, rollup, _) in with_usage {
-        let map = parents.entry(trace_id).or_default();
-        for span in &traces[trace_id].1 {
-            map.insert(span.span_id.clone(), span.parent_span_id.clone());
-        }
-        if let Some(total) = total_usage(&rollup.usage_spans, map) {
-            totals.insert(trace_id.to_string(), total);
-        }
-    }
-    Ok(totals)
+    Ok(trees)
 }
 
-async fn write_trace_infos(tx: &mut Tx, merged: &[(&str, TraceRollup, bool)], tokens: &HashMap<String, TokenUsage>) -> Result<()> {
+/// Tree-aware token totals of the traces in the group that carry usage, over their stored
+/// and incoming spans.
+fn token_totals(merged: &[(&str, TraceRollup, bool)], trees: &SpanTrees) -> HashMap<String, TokenUsage> {
+    let empty = HashMap::new();
+    merged
+        .iter()
+        .filter(|(_, rollup, _)| !rollup.usage_spans.is_empty() && !rollup.finalized)
+        .filter_map(|(trace_id, rollup, _)| {
+            total_usage(&rollup.usage_spans, trees.get(*trace_id).unwrap_or(&empty)).map(|total| (trace_id.to_string(), total))
+        })
+        .collect()
+}
+
+fn write_trace_infos(writes: &mut StatementBatch, merged: &[(&str, TraceRollup, bool)], tokens: &HashMap<String, TokenUsage>) {
     for chunk in merged.chunks(ROWS_PER_STATEMENT) {
         let mut params = Binds::default();
         let rows: Vec<String> = chunk
@@ -542,12 +534,11 @@ async fn write_trace_infos(tx: &mut Tx, merged: &[(&str, TraceRollup, bool)], to
              cache_creation_input_tokens = COALESCE(excluded.cache_creation_input_tokens, trace_info.cache_creation_input_tokens)",
             rows.join(", ")
         );
-        tx.execute(&sql, &params.values).await?;
+        writes.push(sql, params);
     }
-    Ok(())
 }
 
-async fn write_spans(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>, merged: &[(&str, TraceRollup, bool)]) -> Result<()> {
+fn write_spans(writes: &mut StatementBatch, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>, merged: &[(&str, TraceRollup, bool)]) {
     let experiment_of: HashMap<&str, i64> = merged.iter().map(|(id, rollup, _)| (*id, rollup.experiment_id)).collect();
     let new_traces: std::collections::HashSet<&str> = merged.iter().filter(|(_, _, is_new)| *is_new).map(|(id, _, _)| *id).collect();
     // A span repeated within the group keeps its last copy, as separate upserts would.
@@ -564,13 +555,13 @@ async fn write_spans(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpa
     // which then find the trace and take the upsert path.
     let (fresh, known): (Vec<&PreparedSpan>, Vec<&PreparedSpan>) =
         unique.into_values().partition(|span| new_traces.contains(span.trace_id.as_str()));
-    for (spans, upsert) in [(fresh, false), (known, true)] {
-        write_span_rows(tx, &spans, &experiment_of, upsert).await?;
+    for (spans, upsert) in [(&fresh, false), (&known, true)] {
+        write_span_rows(writes, spans, &experiment_of, upsert);
     }
-    Ok(())
+    write_span_services(writes, fresh.iter().chain(&known).copied());
 }
 
-async fn write_span_rows(tx: &mut Tx, spans: &[&PreparedSpan], experiment_of: &HashMap<&str, i64>, upsert: bool) -> Result<()> {
+fn write_span_rows(writes: &mut StatementBatch, spans: &[&PreparedSpan], experiment_of: &HashMap<&str, i64>, upsert: bool) {
     for chunk in spans.chunks(ROWS_PER_STATEMENT) {
         let mut params = Binds::default();
         let rows: Vec<String> = chunk
@@ -607,37 +598,39 @@ async fn write_span_rows(tx: &mut Tx, spans: &[&PreparedSpan], experiment_of: &H
              end_time_unix_nano, content, model_name, model_provider) VALUES {}{conflict}",
             rows.join(", ")
         );
-        tx.execute(&sql, &params.values).await?;
-        write_span_services(tx, chunk).await?;
+        writes.push(sql, params);
     }
-    Ok(())
 }
 
-async fn write_span_services(tx: &mut Tx, spans: &[&PreparedSpan]) -> Result<()> {
-    let named: Vec<&&PreparedSpan> = spans.iter().filter(|s| s.service_name.as_deref().is_some_and(|n| !n.is_empty())).collect();
-    if named.is_empty() {
-        return Ok(());
+fn write_span_services<'a>(writes: &mut StatementBatch, spans: impl Iterator<Item = &'a PreparedSpan>) {
+    let named: Vec<&PreparedSpan> = spans.filter(|s| s.service_name.as_deref().is_some_and(|n| !n.is_empty())).collect();
+    for chunk in named.chunks(ROWS_PER_STATEMENT * 3) {
+        let mut params = Binds::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|span| {
+                let service = truncate(span.service_name.as_deref().unwrap_or_default(), 250);
+                format!("({}, {}, {})", params.push(span.trace_id.as_str()), params.push(span.span_id.as_str()), params.push(service))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO rivulet_span_services (trace_id, span_id, service_name) VALUES {} \
+             ON CONFLICT (trace_id, span_id) DO UPDATE SET service_name = excluded.service_name",
+            rows.join(", ")
+        );
+        writes.push(sql, params);
     }
-    let mut params = Binds::default();
-    let rows: Vec<String> = named
-        .iter()
-        .map(|span| {
-            let service = truncate(span.service_name.as_deref().unwrap_or_default(), 250);
-            format!("({}, {}, {})", params.push(span.trace_id.as_str()), params.push(span.span_id.as_str()), params.push(service))
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO rivulet_span_services (trace_id, span_id, service_name) VALUES {} \
-         ON CONFLICT (trace_id, span_id) DO UPDATE SET service_name = excluded.service_name",
-        rows.join(", ")
-    );
-    tx.execute(&sql, &params.values).await?;
-    Ok(())
 }
 
 /// Upserts `(request_id, key, value)` rows into a trace key/value table; with `replace` false,
 /// existing keys keep their value.
 pub(crate) async fn upsert_key_values(tx: &mut Tx, table: &str, rows: &[(&str, String, String)], replace: bool) -> Result<()> {
+    let mut writes = StatementBatch::default();
+    write_key_values(&mut writes, table, rows, replace);
+    tx.execute_batch(writes).await
+}
+
+fn write_key_values(writes: &mut StatementBatch, table: &str, rows: &[(&str, String, String)], replace: bool) {
     // Within one statement a key may appear once: keep the last value given.
     let mut unique: BTreeMap<(&str, &str), &str> = BTreeMap::new();
     for (trace_id, key, value) in rows {
@@ -652,36 +645,11 @@ pub(crate) async fn upsert_key_values(tx: &mut Tx, table: &str, rows: &[(&str, S
             .map(|((trace_id, key), value)| format!("({}, {}, {})", params.push(*key), params.push(*value), params.push(*trace_id)))
             .collect();
         let sql = format!("INSERT INTO {table} (key, value, request_id) VALUES {} ON CONFLICT (key, request_id) {conflict}", values.join(", "));
-        tx.execute(&sql, &params.values).await?;
+        writes.push(sql, params);
     }
-    Ok(())
 }
 
-async fn write_rollups(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>, merged: &[(&str, TraceRollup, bool)]) -> Result<()> {
-    // A trace first seen in this group has exactly its distinct incoming spans. Only traces
-    // that already had spans are counted in the database: counting every trace of the group
-    // there (hundreds of ids in one IN list) made PostgreSQL plan a parallel scan of the spans
-    // table, over a second per group once it held a million rows.
-    let mut span_counts: HashMap<String, i64> = HashMap::new();
-    let mut stored: Vec<&str> = Vec::new();
-    for (trace_id, _, is_new) in merged {
-        if *is_new {
-            let mut ids: Vec<&str> = traces[trace_id].1.iter().map(|span| span.span_id.as_str()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            span_counts.insert(trace_id.to_string(), ids.len() as i64);
-        } else {
-            stored.push(trace_id);
-        }
-    }
-    for chunk in stored.chunks(100) {
-        let mut params = Binds::default();
-        let list = params.push_list(chunk.iter().copied());
-        let sql = format!("SELECT trace_id, COUNT(*) AS n FROM spans WHERE trace_id IN ({list}) GROUP BY trace_id");
-        for row in tx.fetch_all(&sql, &params.values).await? {
-            span_counts.insert(row.text("trace_id")?, row.int("n")?);
-        }
-    }
+fn write_rollups(writes: &mut StatementBatch, merged: &[(&str, TraceRollup, bool)], trees: &SpanTrees) {
     for chunk in merged.chunks(ROWS_PER_STATEMENT) {
         let mut params = Binds::default();
         let rows: Vec<String> = chunk
@@ -692,12 +660,14 @@ async fn write_rollups(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedS
                         rollup.usage_spans.iter().map(|(id, usage)| serde_json::json!([id, usage.to_json()])).collect();
                     serde_json::Value::Array(list).to_string()
                 });
+                // Distinct span ids, stored and incoming.
+                let span_count = trees.get(*trace_id).map_or(0, |tree| tree.len() as i64);
                 format!(
                     "({}, {}, {}, {}, {}, {})",
                     params.push(*trace_id),
                     params.push(rollup.request_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
                     params.push(rollup.response_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
-                    params.push(span_counts.get(*trace_id).copied().unwrap_or(0)),
+                    params.push(span_count),
                     params.push(usage_json),
                     params.push(rollup.finalized),
                 )
@@ -709,9 +679,8 @@ async fn write_rollups(tx: &mut Tx, traces: &BTreeMap<&str, (i64, Vec<&PreparedS
              response_preview_rank = excluded.response_preview_rank, span_count = excluded.span_count, usage_spans = excluded.usage_spans",
             rows.join(", ")
         );
-        tx.execute(&sql, &params.values).await?;
+        writes.push(sql, params);
     }
-    Ok(())
 }
 
 #[cfg(test)]
