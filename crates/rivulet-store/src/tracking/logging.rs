@@ -173,10 +173,15 @@ async fn insert_params(tx: &mut Tx, run_id: &str, params: &[Tag]) -> Result<()> 
     Ok(())
 }
 
-/// `INSERT` of metric history rows; identical rows collapse on the primary key.
-fn history_insert(binds: &mut Binds, run_id: &str, metrics: &[Metric]) -> String {
+/// The column order `metric_rows` binds in, shared by `metrics` and `latest_metrics` so that one
+/// row builder serves both tables.
+const METRIC_COLUMNS: &str = "key, value, timestamp, run_uuid, step, is_nan";
+
+/// `VALUES` tuples for the given metrics in `METRIC_COLUMNS` order, with the value stored as MLflow
+/// stores it (NaN as a flag, infinities clamped).
+fn metric_rows<'a>(binds: &mut Binds, run_id: &str, metrics: impl IntoIterator<Item = &'a Metric>) -> String {
     let rows: Vec<String> = metrics
-        .iter()
+        .into_iter()
         .map(|m| {
             let (value, is_nan) = metric_value_for_storage(m.value);
             format!(
@@ -190,33 +195,24 @@ fn history_insert(binds: &mut Binds, run_id: &str, metrics: &[Metric]) -> String
             )
         })
         .collect();
-    format!("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "))
+    rows.join(", ")
+}
+
+/// `INSERT` of metric history rows; identical rows collapse on the primary key.
+fn history_insert(binds: &mut Binds, run_id: &str, metrics: &[Metric]) -> String {
+    let rows = metric_rows(binds, run_id, metrics);
+    format!("INSERT INTO metrics ({METRIC_COLUMNS}) VALUES {rows} ON CONFLICT DO NOTHING")
 }
 
 /// Upsert that moves each key's latest value forward when the new `(step, timestamp, value)`
 /// is greater; `metrics` holds one row per key.
 fn latest_upsert(binds: &mut Binds, run_id: &str, metrics: &[&Metric]) -> String {
-    let rows: Vec<String> = metrics
-        .iter()
-        .map(|m| {
-            let (value, is_nan) = metric_value_for_storage(m.value);
-            format!(
-                "({}, {}, {}, {}, {}, {})",
-                binds.push(m.key.as_str()),
-                binds.push(value),
-                binds.push(m.timestamp),
-                binds.push(m.step),
-                binds.push(is_nan),
-                binds.push(run_id)
-            )
-        })
-        .collect();
+    let rows = metric_rows(binds, run_id, metrics.iter().copied());
     format!(
-        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES {} \
+        "INSERT INTO latest_metrics ({METRIC_COLUMNS}) VALUES {rows} \
          ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, \
          step = excluded.step, is_nan = excluded.is_nan \
-         WHERE (excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, COALESCE(latest_metrics.timestamp, -1), latest_metrics.value)",
-        rows.join(", ")
+         WHERE (excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, COALESCE(latest_metrics.timestamp, -1), latest_metrics.value)"
     )
 }
 
