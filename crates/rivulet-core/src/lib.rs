@@ -7,6 +7,7 @@ pub mod error;
 pub mod page;
 pub mod search;
 pub mod store;
+pub mod time;
 pub mod traces;
 pub mod tracking;
 
