@@ -2,8 +2,11 @@
 //! parsed into typed clauses that each store renders into SQL with bound parameters.
 
 mod ast;
+mod clause;
 mod lexer;
 mod parser;
+#[cfg(test)]
+mod test_support;
 mod trace_ast;
 mod trace_filter;
 

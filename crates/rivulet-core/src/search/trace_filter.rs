@@ -1,9 +1,9 @@
 //! Parses the `SearchTracesV3` filter and `order_by` grammar into the trace AST (spec tracing.md §4.3–4.4).
 //
-// The tokens are the run grammar's (`lexer.rs`), so quoting behaves identically: `'it''s'` stays
-// `it''s`, as MLflow leaves it. The syntax layer is this file's own because the trace grammar
-// differs where it matters: identifiers can chain quoted parts (`span.attributes.`a.b``), values
-// can be numbers for feedback, and there is `RLIKE`.
+// The tokens (`lexer.rs`) and the clause syntax (`clause.rs`) are the run grammar's, so quoting,
+// lists and syntax errors behave identically: `'it''s'` stays `it''s`, as MLflow leaves it. What
+// is this file's own is where the trace grammar differs: identifiers can chain quoted parts
+// (`span.attributes.`a.b``), values can be numbers for feedback, and there is `RLIKE`.
 //
 // MLflow validates a trace filter in several places (parser, value reader, SQL store) and some of
 // its combinations end in a 500 or silently match nothing. Everything is checked here instead, in
@@ -23,9 +23,14 @@
 // - Lists are literal lists of quoted strings, as for runs.
 
 use super::ast::FilterValue;
-use super::lexer::{tokenize, Quote, Token, TokenKind, UnterminatedQuote};
+use super::clause::{
+    self, invalid, invalid_attribute_key, is_reserved, list_expected, list_not_allowed,
+    parse_clauses, parse_order_by, python_set, text_list, unquoted_value, ClauseComparator, Cursor,
+    Identifier, RawValue, Test, ValueKind,
+};
+use super::lexer::{Quote, TokenKind};
 use super::trace_ast::{TraceClause, TraceComparator, TraceKey, TraceOrderBy, TraceOrderKey};
-use crate::{CoreError, Result};
+use crate::Result;
 use TraceComparator as C;
 
 /// Reserved metadata that MLflow keeps as several numeric columns, so it can only be matched
@@ -50,21 +55,12 @@ pub fn parse_trace_filter(filter: &str) -> Result<Vec<TraceClause>> {
 /// into the complete ordering: the given keys, then the tie-breakers `timestamp_ms DESC` and
 /// `request_id ASC` unless those keys were given. No elements means newest first.
 pub fn parse_trace_order_by(order_by: &[String]) -> Result<Vec<TraceOrderBy>> {
-    let mut parsed: Vec<TraceOrderBy> = Vec::with_capacity(order_by.len() + 2);
-    for clause in order_by {
-        let (ident, ascending) = parse_order_by_clause(clause)?;
-        let key = order_key(&ident)?;
-        // Equivalent spellings (`timestamp`/`timestamp_ms`, `name`/`tags.mlflow.traceName`) are
-        // one key by now, so they count as duplicates too, as in MLflow.
-        if parsed.iter().any(|seen| seen.key == key) {
-            let fields: Vec<String> = order_by.iter().map(|c| format!("'{c}'")).collect();
-            return Err(invalid(format!(
-                "`order_by` contains duplicate fields: [{}]",
-                fields.join(", ")
-            )));
-        }
-        parsed.push(TraceOrderBy { key, ascending });
-    }
+    // `order_key` makes equivalent spellings (`timestamp`/`timestamp_ms`,
+    // `name`/`tags.mlflow.traceName`) one key, so they count as duplicates too, as in MLflow.
+    let mut parsed: Vec<TraceOrderBy> = parse_order_by(order_by, order_key)?
+        .into_iter()
+        .map(|(key, ascending)| TraceOrderBy { key, ascending })
+        .collect();
     for (key, ascending) in [
         (TraceOrderKey::TimestampMs, false),
         (TraceOrderKey::RequestId, true),
@@ -77,7 +73,34 @@ pub fn parse_trace_order_by(order_by: &[String]) -> Result<Vec<TraceOrderBy>> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Syntax: tokens to entity-agnostic clauses.
+// Syntax: the trace grammar's identifiers and comparators; the rest is `clause.rs`.
+
+type RawClause<'a> = clause::RawClause<'a, Ident<'a>, TraceComparator>;
+type Op = clause::Op<TraceComparator>;
+
+impl ClauseComparator for TraceComparator {
+    const ALL: &'static [TraceComparator] = &[
+        C::Eq,
+        C::NotEq,
+        C::Lt,
+        C::LtEq,
+        C::Gt,
+        C::GtEq,
+        C::Like,
+        C::ILike,
+        C::RLike,
+        C::In,
+        C::NotIn,
+        C::IsNull,
+        C::IsNotNull,
+    ];
+    const IS_NULL: TraceComparator = C::IsNull;
+    const IS_NOT_NULL: TraceComparator = C::IsNotNull;
+
+    fn spelling(self) -> &'static str {
+        self.as_str()
+    }
+}
 
 /// One dot-separated part of an identifier, without its quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,137 +143,11 @@ impl<'a> Ident<'a> {
     }
 }
 
-/// A comparator as written; `Unknown` keeps operators no key allows (`<>`, `==`, `NOT LIKE`,
-/// `REGEXP`) so the comparator error can name them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Op {
-    Known(TraceComparator),
-    Unknown(String),
-}
-
-impl Op {
-    fn from_symbol(symbol: &str) -> Op {
-        Op::Known(match symbol {
-            "=" => TraceComparator::Eq,
-            "!=" => TraceComparator::NotEq,
-            "<" => TraceComparator::Lt,
-            "<=" => TraceComparator::LtEq,
-            ">" => TraceComparator::Gt,
-            ">=" => TraceComparator::GtEq,
-            _ => return Op::Unknown(symbol.to_owned()),
-        })
-    }
-
-    fn name(&self) -> &str {
-        match self {
-            Op::Known(comparator) => comparator.as_str(),
-            Op::Unknown(text) => text,
-        }
-    }
-}
-
-/// A right-hand side before it is checked against its key.
-#[derive(Debug, Clone, PartialEq)]
-struct RawValue<'a> {
-    kind: ValueKind<'a>,
-    /// As written, quotes and parentheses included, for messages.
-    text: &'a str,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum ValueKind<'a> {
-    Number,
-    /// The contents of a single- or double-quoted string, escapes left as written.
-    Text(&'a str),
-    /// A bare word or a backticked name where a value belongs.
-    Unquoted,
-    List(Vec<ListItem<'a>>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum ListItem<'a> {
-    Text(&'a str),
-    Number,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Test<'a> {
-    /// `IS NULL` or `IS NOT NULL`.
-    Presence(TraceComparator),
-    Compare(Op, RawValue<'a>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct RawClause<'a> {
-    ident: Ident<'a>,
-    test: Test<'a>,
-}
-
-fn parse_clauses(filter: &str) -> Result<Vec<RawClause<'_>>> {
-    let tokens = tokenize(filter).map_err(|error| unterminated_quote(filter, error))?;
-    let mut parser = Parser {
-        input: filter,
-        tokens,
-        next: 0,
-    };
-    let mut clauses = Vec::new();
-    loop {
-        // Stray ANDs (leading, trailing, doubled) are ignored, as MLflow does, so filters
-        // assembled by joining parts keep working.
-        while parser.eat_keyword("AND") {}
-        if parser.peek().is_none() {
-            return Ok(clauses);
-        }
-        clauses.push(parser.clause()?);
-        match parser.peek() {
-            Some(next) if next.text == ";" && parser.tokens.len() > parser.next + 1 => {
-                return Err(invalid(format!(
-                    "Search filter contained multiple expression '{filter}'. Provide AND-ed expression list."
-                )));
-            }
-            // This is where `OR` lands: "Invalid clause(s) in filter string: 'OR'".
-            Some(next) if !next.is_keyword("AND") => return Err(parser.invalid_clause(parser.next)),
-            _ => {}
-        }
-    }
-}
-
-struct Parser<'a> {
-    input: &'a str,
-    tokens: Vec<Token<'a>>,
-    /// Index of the next unconsumed token.
-    next: usize,
-}
-
-impl<'a> Parser<'a> {
-    fn peek(&self) -> Option<Token<'a>> {
-        self.tokens.get(self.next).copied()
-    }
-
-    fn bump(&mut self) -> Option<Token<'a>> {
-        let token = self.peek();
-        if token.is_some() {
-            self.next += 1;
-        }
-        token
-    }
-
-    fn eat_keyword(&mut self, keyword: &str) -> bool {
-        match self.peek() {
-            Some(token) if token.is_keyword(keyword) => {
-                self.next += 1;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The identifier at the cursor, or `None` with the cursor unmoved.
-    ///
+impl<'a> Identifier<'a> for Ident<'a> {
     /// An identifier is a word or a backticked/double-quoted name, optionally chained without
     /// spaces to further quoted names across dots: `tags.`a.b``, `` `span`.attributes.`x` ``.
-    fn ident(&mut self) -> Option<Ident<'a>> {
-        let first = self.peek()?;
+    fn read(cursor: &mut Cursor<'a>) -> Option<Ident<'a>> {
+        let first = cursor.peek()?;
         let starts = match first.kind {
             TokenKind::Word => !is_reserved(first.text),
             TokenKind::Quoted(Quote::Backtick | Quote::Double) => true,
@@ -261,7 +158,7 @@ impl<'a> Parser<'a> {
         }
         let mut chain = vec![first];
         let mut last = first;
-        while let Some(next) = self.tokens.get(self.next + chain.len()).copied() {
+        while let Some(next) = cursor.peek_nth(chain.len()) {
             if !last.touches(&next) {
                 break;
             }
@@ -285,7 +182,7 @@ impl<'a> Parser<'a> {
             }
             break;
         }
-        self.next += chain.len();
+        cursor.advance(chain.len());
 
         let mut parts = Vec::new();
         for (index, token) in chain.iter().enumerate() {
@@ -312,194 +209,6 @@ impl<'a> Parser<'a> {
         }
         Some(Ident { parts })
     }
-
-    fn clause(&mut self) -> Result<RawClause<'a>> {
-        let start = self.next;
-        let Some(ident) = self.ident() else {
-            return Err(match self.peek() {
-                Some(token) if token.kind == TokenKind::Quoted(Quote::Single) => invalid(format!(
-                    "Invalid comparison clause. Expected 'Identifier' found '{}'",
-                    token.text
-                )),
-                _ => self.invalid_clause(start),
-            });
-        };
-        let test = self.test(start)?;
-        Ok(RawClause { ident, test })
-    }
-
-    fn test(&mut self, clause_start: usize) -> Result<Test<'a>> {
-        let token = self
-            .bump()
-            .ok_or_else(|| self.incomplete_clause(clause_start))?;
-        let op = match token.kind {
-            TokenKind::Operator => Op::from_symbol(token.text),
-            TokenKind::Word => match token.text.to_ascii_uppercase().as_str() {
-                "LIKE" => Op::Known(TraceComparator::Like),
-                "ILIKE" => Op::Known(TraceComparator::ILike),
-                "RLIKE" => Op::Known(TraceComparator::RLike),
-                "IN" => Op::Known(TraceComparator::In),
-                "REGEXP" => Op::Unknown("REGEXP".to_owned()),
-                "IS" => {
-                    let negated = self.eat_keyword("NOT");
-                    if !self.eat_keyword("NULL") {
-                        return Err(self.incomplete_clause(clause_start));
-                    }
-                    return Ok(Test::Presence(if negated {
-                        TraceComparator::IsNotNull
-                    } else {
-                        TraceComparator::IsNull
-                    }));
-                }
-                "NOT" => {
-                    let negated = self.bump().map(|next| next.text.to_ascii_uppercase());
-                    match negated.as_deref() {
-                        Some("IN") => Op::Known(TraceComparator::NotIn),
-                        Some(word @ ("LIKE" | "ILIKE" | "RLIKE" | "REGEXP")) => {
-                            Op::Unknown(format!("NOT {word}"))
-                        }
-                        _ => return Err(self.incomplete_clause(clause_start)),
-                    }
-                }
-                _ => return Err(self.incomplete_clause(clause_start)),
-            },
-            _ => return Err(self.incomplete_clause(clause_start)),
-        };
-        let value = self.value(clause_start)?;
-        Ok(Test::Compare(op, value))
-    }
-
-    fn value(&mut self, clause_start: usize) -> Result<RawValue<'a>> {
-        let token = self
-            .bump()
-            .ok_or_else(|| self.incomplete_clause(clause_start))?;
-        let kind = match token.kind {
-            TokenKind::Number => ValueKind::Number,
-            TokenKind::Quoted(Quote::Single | Quote::Double) => ValueKind::Text(token.unquoted()),
-            TokenKind::Quoted(Quote::Backtick) | TokenKind::Word => ValueKind::Unquoted,
-            TokenKind::OpenParen => return self.list(token),
-            _ => return Err(self.incomplete_clause(clause_start)),
-        };
-        Ok(RawValue {
-            kind,
-            text: token.text,
-        })
-    }
-
-    /// The rest of a `(…)` list whose opening parenthesis has just been consumed.
-    fn list(&mut self, open: Token<'a>) -> Result<RawValue<'a>> {
-        let mut items = Vec::new();
-        let close = loop {
-            let token = self.bump().ok_or_else(ill_formed_list)?;
-            match token.kind {
-                // `()` is well-formed but empty: the value check reports that.
-                TokenKind::CloseParen => break token,
-                TokenKind::Number => items.push(ListItem::Number),
-                TokenKind::Quoted(Quote::Single | Quote::Double) => {
-                    items.push(ListItem::Text(token.unquoted()));
-                }
-                _ => return Err(ill_formed_list()),
-            }
-            let separator = self.bump().ok_or_else(ill_formed_list)?;
-            match separator.kind {
-                TokenKind::Comma => {}
-                TokenKind::CloseParen => break separator,
-                _ => return Err(ill_formed_list()),
-            }
-        };
-        Ok(RawValue {
-            kind: ValueKind::List(items),
-            text: self.input.get(open.start..close.end()).unwrap_or_default(),
-        })
-    }
-
-    /// MLflow's message for tokens that do not form a clause, naming the ones at `index`.
-    fn invalid_clause(&self, index: usize) -> CoreError {
-        let text = self.tokens.get(index).map_or("", |first| {
-            self.input
-                .get(first.start..self.chunk_end(index))
-                .unwrap_or_default()
-        });
-        invalid(format!("Invalid clause(s) in filter string: '{text}'"))
-    }
-
-    /// The same message for a clause cut short, naming it from its start to where it broke.
-    fn incomplete_clause(&self, clause_start: usize) -> CoreError {
-        let Some(first) = self.tokens.get(clause_start) else {
-            return self.invalid_clause(clause_start);
-        };
-        let end = self.chunk_end(self.next.saturating_sub(1).max(clause_start));
-        invalid(format!(
-            "Invalid clause(s) in filter string: '{}'",
-            self.input.get(first.start..end).unwrap_or_default()
-        ))
-    }
-
-    /// End offset of the chunk an error names: a whole parenthesized group, or a token with
-    /// everything glued to it.
-    fn chunk_end(&self, index: usize) -> usize {
-        let rest = self.tokens.get(index..).unwrap_or_default();
-        let Some(first) = rest.first() else {
-            return self.input.len();
-        };
-        let last = if first.kind == TokenKind::OpenParen {
-            let mut depth = 0usize;
-            rest.iter()
-                .find(|token| {
-                    match token.kind {
-                        TokenKind::OpenParen => depth += 1,
-                        TokenKind::CloseParen => depth = depth.saturating_sub(1),
-                        _ => {}
-                    }
-                    depth == 0
-                })
-                .or(rest.last())
-        } else {
-            rest.windows(2)
-                .take_while(|pair| pair[0].touches(&pair[1]))
-                .last()
-                .map_or(Some(first), |pair| pair.get(1))
-        };
-        last.map_or(self.input.len(), Token::end)
-    }
-}
-
-/// Words that never start an identifier: only AND-ed comparisons are supported.
-fn is_reserved(word: &str) -> bool {
-    ["AND", "OR", "NOT"]
-        .iter()
-        .any(|reserved| word.eq_ignore_ascii_case(reserved))
-}
-
-/// `<ident> [ASC|DESC]`, as an identifier and whether it sorts ascending.
-fn parse_order_by_clause(clause: &str) -> Result<(Ident<'_>, bool)> {
-    let unparsable = || {
-        invalid(format!(
-            "Invalid order_by clause '{clause}'. Could not be parsed."
-        ))
-    };
-    let tokens = tokenize(clause).map_err(|_| unparsable())?;
-    let mut parser = Parser {
-        input: clause,
-        tokens,
-        next: 0,
-    };
-    let ident = parser.ident().ok_or_else(unparsable)?;
-    let ascending = match parser.bump() {
-        None => true,
-        Some(direction) if direction.is_keyword("ASC") => true,
-        Some(direction) if direction.is_keyword("DESC") => false,
-        Some(direction) if direction.kind == TokenKind::Word => {
-            return Err(invalid(format!(
-                "Invalid ordering key in order_by clause '{clause}'."
-            )))
-        }
-        Some(_) => return Err(unparsable()),
-    };
-    if parser.peek().is_some() {
-        return Err(unparsable());
-    }
-    Ok((ident, ascending))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -615,13 +324,6 @@ const LIST_ATTRIBUTE_KEYS: &[&str] = &[
     "run_id",
     "client_request_id",
 ];
-
-fn invalid_attribute_key(key: &str, valid: &[&str]) -> CoreError {
-    invalid(format!(
-        "Invalid attribute key '{key}' specified. Valid keys are '{}'",
-        python_set(valid.iter().copied())
-    ))
-}
 
 fn trace_key(entity: Entity, key: &str) -> Result<TraceKey> {
     Ok(match entity {
@@ -859,12 +561,7 @@ fn clause_value(
     let takes_list = matches!(comparator, C::In | C::NotIn);
     match (&raw.kind, takes_list) {
         (ValueKind::List(items), true) => return text_list(items, raw.text),
-        (_, true) => {
-            return Err(invalid(format!(
-                "Expected a parenthesized list of values after '{comparator}', e.g. ('a', 'b'). Got value {}",
-                raw.text
-            )))
-        }
+        (_, true) => return Err(list_expected(comparator.as_str(), raw.text)),
         (ValueKind::List(_), false) => {
             // MLflow's wording where a list reaches a key that never takes one.
             if entity == Entity::Attribute && !LIST_ATTRIBUTE_KEYS.contains(&written_key) {
@@ -873,9 +570,7 @@ fn clause_value(
                     python_set(LIST_ATTRIBUTE_KEYS.iter().copied())
                 )));
             }
-            return Err(invalid(format!(
-                "A list of values can only be compared with 'IN' or 'NOT IN', not '{comparator}'"
-            )));
+            return Err(list_not_allowed(comparator.as_str()));
         }
         (_, false) => {}
     }
@@ -952,54 +647,6 @@ fn finite(literal: &str) -> Option<f64> {
         .parse::<f64>()
         .ok()
         .filter(|number| number.is_finite())
-}
-
-fn text_list(items: &[ListItem<'_>], list_text: &str) -> Result<FilterValue> {
-    if items.is_empty() {
-        return Err(invalid(
-            "While parsing a list in the query, expected a non-empty list of string values, but got empty list",
-        ));
-    }
-    let texts = items.iter().map(|item| match item {
-        ListItem::Text(text) => Ok((*text).to_owned()),
-        ListItem::Number => Err(invalid(format!(
-            "While parsing a list in the query, expected string value, punctuation, or whitespace, but got different type in list: {list_text}"
-        ))),
-    });
-    texts.collect::<Result<_>>().map(FilterValue::TextList)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Messages.
-
-fn invalid(message: impl Into<String>) -> CoreError {
-    CoreError::invalid_parameter(message)
-}
-
-/// A set as Python prints it, which is how MLflow's messages show valid keys and comparators.
-fn python_set<'s>(items: impl IntoIterator<Item = &'s str>) -> String {
-    let quoted: Vec<String> = items.into_iter().map(|item| format!("'{item}'")).collect();
-    format!("{{{}}}", quoted.join(", "))
-}
-
-fn unquoted_value(text: &str) -> CoreError {
-    invalid(format!(
-        "Parameter value is either not quoted or unidentified quote types used for string value {text}. Use either single or double quotes."
-    ))
-}
-
-fn ill_formed_list() -> CoreError {
-    invalid("While parsing a list in the query, expected a non-empty list of string values, but got ill-formed list.")
-}
-
-fn unterminated_quote(filter: &str, error: UnterminatedQuote) -> CoreError {
-    let position = filter
-        .get(..error.start)
-        .map_or(0, |before| before.chars().count())
-        + 1;
-    invalid(format!(
-        "Invalid filter '{filter}'. Could not be parsed: the quote at character {position} is never closed."
-    ))
 }
 
 #[cfg(test)]
