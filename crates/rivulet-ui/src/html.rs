@@ -160,7 +160,11 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     let hh = clock_parts.next().flatten().unwrap_or(0);
     let mm = clock_parts.next().flatten().unwrap_or(0);
     let ss = clock_parts.next().flatten().unwrap_or(0);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Out-of-range fields are not a date; the bounds also keep the arithmetic from overflowing.
+    if !(0..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    if !(0..24).contains(&hh) || !(0..60).contains(&mm) || !(0..60).contains(&ss) {
         return None;
     }
     let days = days_from_civil(y, m as u32, d as u32);
@@ -265,6 +269,16 @@ mod tests {
         assert_eq!(parse_datetime("2024-02-29T00:00"), Some(days_from_civil(2024, 2, 29) * 86_400_000));
         assert_eq!(parse_datetime("nonsense"), None);
         assert_eq!(parse_datetime("1700000000000"), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn out_of_range_dates_are_not_dates() {
+        // A huge year used to overflow the millisecond arithmetic (a panic in debug builds).
+        assert_eq!(parse_datetime("99999999999999-01-01"), None);
+        assert_eq!(parse_datetime("2026-13-01"), None);
+        assert_eq!(parse_datetime("2026-11-27 24:00"), None);
+        assert_eq!(parse_datetime("2026-11-27 23:60"), None);
+        assert_eq!(parse_datetime("2026-11-27 23:59:59"), Some(days_from_civil(2026, 11, 27) * 86_400_000 + 86_399_000));
     }
 
     #[test]
