@@ -6,11 +6,14 @@
 # at their real size) into a fresh store: the limit for exactly what the server wrote, where the
 # raw script's synthetic spans are smaller and skip tags, metadata, rollups and span services.
 # Then the read side: search traces and get-trace on an experiment holding READ_SPANS spans.
+# With MLFLOW_VENV set (a venv holding mlflow==3.17.2, e.g. target/compat-venv, which the compat
+# suite creates), MLflow's own `mlflow server` takes the same ingest runs in the same session,
+# on a store it creates itself, so the comparison is side by side.
 #
 # Usage: bench/ingest/run.sh
 # Knobs: BACKENDS="sqlite postgresql"  CONCURRENCIES="8 32"  DURATION=15  RAW_TRACES=10000
 #        READ_SPANS=1000000 (0 skips the read side)  PG_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres
-#        SHARED=<the shared bench folder>  RIVULET_BIN=<binary>  OUT=<dir>
+#        SHARED=<the shared bench folder>  RIVULET_BIN=<binary>  OUT=<dir>  MLFLOW_VENV=<venv>
 # Every step prints what it measures; raw JSON lands in OUT (default target/bench-results/ingest-<time>).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +29,7 @@ RIVULET_BIN=${RIVULET_BIN:-$REPO/target/release/rivulet}
 OUT=${OUT:-$REPO/target/bench-results/ingest-$(date +%Y%m%d-%H%M%S)}
 LOAD_TARGET=${LOAD_TARGET:-$REPO/target/otlp-load}
 PORT=${PORT:-5321}
+MLFLOW_VENV=${MLFLOW_VENV:-}
 TOP_CONCURRENCY=$(printf '%s\n' $CONCURRENCIES | sort -n | tail -1)
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$OUT"
@@ -70,6 +74,27 @@ fresh_store() { # backend tag -> store URI with MLflow's schema, created by Rivu
   esac
 }
 
+ingest_run() { # label, result file: a timed ingest run against the server at $BASE, then a count check
+  local id
+  id=$("$LOAD" create-experiment --base-url "$BASE" --name bench | tail -1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["experiment_id"])')
+  "$LOAD" ingest --base-url "$BASE" --experiment-id "$id" --duration-s "$DURATION" --concurrency "$concurrency" \
+    --server-pid "$SERVER_PID" --verify --label "$1" 2>"$WORK/load.log" | tail -1 >"$2"
+  "$PY" - "$2" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+lat, srv = d["latency"], d.get("server") or {}
+print(f"    {d['spans_per_s']:.0f} spans/s  p50 {lat.get('p50_ms')} ms  p99 {lat.get('p99_ms')} ms  errors {d['errors']['total']}"
+      f"  lost {d.get('verify', {}).get('lost')}  server peak RSS {srv.get('peak_rss_mb')} MiB  server CPU {srv.get('cpu_s')} s")
+EOF
+}
+
+start_mlflow() { # store URI: MLflow 3.17.2's own server, as `mlflow server` starts by default
+  "$MLFLOW_VENV/bin/mlflow" server --host 127.0.0.1 --port "$PORT" --backend-store-uri "$1" \
+    --default-artifact-root "$WORK/mlflow-artifacts" >"$WORK/mlflow.log" 2>&1 &
+  SERVER_PID=$!
+  "$LOAD" wait-ready --url "$BASE/health" --since-epoch-ms "$(date +%s%3N)" --pid "$SERVER_PID" --timeout-s 180 >/dev/null 2>&1
+}
+
 for backend in $BACKENDS; do
   echo "==> $backend: raw bulk-insert limit ($RAW_TRACES traces x 10 spans into a fresh MLflow schema)"
   uri=$(fresh_store "$backend" raw)
@@ -82,16 +107,7 @@ for backend in $BACKENDS; do
     echo "==> $backend: Rivulet ingest, concurrency $concurrency, ${DURATION}s, then a count check"
     uri=$(fresh_store "$backend" "c$concurrency")
     start_server "$uri"
-    id=$("$LOAD" create-experiment --base-url "$BASE" --name bench | tail -1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["experiment_id"])')
-    "$LOAD" ingest --base-url "$BASE" --experiment-id "$id" --duration-s "$DURATION" --concurrency "$concurrency" \
-      --server-pid "$SERVER_PID" --verify --label "rivulet-$backend-c$concurrency" 2>"$WORK/load.log" | tail -1 >"$OUT/$backend-c$concurrency.json"
-    "$PY" - "$OUT/$backend-c$concurrency.json" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-lat, srv = d["latency"], d.get("server") or {}
-print(f"    {d['spans_per_s']:.0f} spans/s  p50 {lat.get('p50_ms')} ms  p99 {lat.get('p99_ms')} ms  errors {d['errors']['total']}"
-      f"  lost {d.get('verify', {}).get('lost')}  server peak RSS {srv.get('peak_rss_mb')} MiB  server CPU {srv.get('cpu_s')} s")
-EOF
+    ingest_run "rivulet-$backend-c$concurrency" "$OUT/$backend-c$concurrency.json"
     stop_server
     if [[ $concurrency == "$TOP_CONCURRENCY" ]]; then
       echo "==> $backend: replay limit (this run's own rows, bulk-inserted into a fresh store in one transaction)"
@@ -103,6 +119,18 @@ EOF
       esac
     fi
   done
+  if [[ -n "$MLFLOW_VENV" ]]; then
+    for concurrency in $CONCURRENCIES; do
+      echo "==> $backend: MLflow 3.17.2 ingest, concurrency $concurrency, ${DURATION}s, then a count check"
+      case $backend in
+        sqlite) rm -f "$WORK/mlflow-c$concurrency.db"*; uri="sqlite:///$WORK/mlflow-c$concurrency.db" ;;
+        postgresql) uri=$(pg_database "mlflow_bench_c$concurrency") ;;
+      esac
+      start_mlflow "$uri"
+      ingest_run "mlflow-$backend-c$concurrency" "$OUT/mlflow-$backend-c$concurrency.json"
+      stop_server
+    done
+  fi
   if [[ "$READ_SPANS" -gt 0 ]]; then
     echo "==> $backend: read side on an experiment holding $READ_SPANS spans"
     uri=$(fresh_store "$backend" read)
