@@ -1,5 +1,7 @@
 //! What one translated span contributes to its trace's summary: span-table columns, token usage, session, user, trace tags and ranked previews.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::conventions::{is_meaningful, structured};
@@ -189,17 +191,17 @@ fn last_message_text(value: &Value, role: PreviewRole) -> Option<String> {
     messages.iter().rev().filter(|m| message_role(m).as_deref() == Some(wanted)).find_map(message_text)
 }
 
-/// The messages of a chat payload, or `None` when the value is not one.
-fn conversation(value: &Value, role: PreviewRole, depth: usize) -> Option<Vec<Value>> {
+/// The messages of a chat payload, or `None` when the value is not one. Borrowed from the value
+/// where they sit in it as a list: cloning every conversation to read one message was a
+/// measurable share of ingest CPU.
+fn conversation(value: &Value, role: PreviewRole, depth: usize) -> Option<Cow<'_, [Value]>> {
     if depth > 4 {
         return None;
     }
     match value {
-        Value::Array(items) => items.iter().any(|item| message_role(item).is_some()).then(|| items.clone()),
+        Value::Array(items) => items.iter().any(|item| message_role(item).is_some()).then_some(Cow::Borrowed(items.as_slice())),
         Value::Object(object) => {
-            if let Some(messages) =
-                object.get("messages").map(structured).and_then(|m| conversation(&m, role, depth + 1))
-            {
+            if let Some(messages) = object.get("messages").and_then(|m| nested_conversation(m, role, depth)) {
                 return Some(messages);
             }
             if let Some(Value::Array(choices)) = object.get("choices") {
@@ -208,40 +210,47 @@ fn conversation(value: &Value, role: PreviewRole, depth: usize) -> Option<Vec<Va
                     // Completions API: the choice carries bare text.
                     first.get("text").map(|text| serde_json::json!({ "role": "assistant", "content": text }))
                 })?;
-                return Some(vec![with_default_role(message, "assistant")]);
+                return Some(Cow::Owned(vec![with_default_role(message, "assistant")]));
             }
             if let Some(message) = object.get("completion_message").filter(|m| m.is_object()) {
-                return Some(vec![with_default_role(message.clone(), "assistant")]);
+                return Some(Cow::Owned(vec![with_default_role(message.clone(), "assistant")]));
             }
             if let Some(Value::Array(candidates)) = object.get("candidates") {
                 let content = candidates.first()?.get("content")?;
-                return Some(vec![with_default_role(content.clone(), "assistant")]);
+                return Some(Cow::Owned(vec![with_default_role(content.clone(), "assistant")]));
             }
             for list_key in ["contents", "input", "output"] {
                 if let Some(messages) = object.get(list_key).and_then(conversation_list) {
-                    return Some(messages);
+                    return Some(Cow::Borrowed(messages));
                 }
             }
             // Responses API request with a bare string input.
             if role == PreviewRole::Request && object.contains_key("model") {
                 if let Some(Value::String(text)) = object.get("input") {
-                    return Some(vec![serde_json::json!({ "role": "user", "content": text })]);
+                    return Some(Cow::Owned(vec![serde_json::json!({ "role": "user", "content": text })]));
                 }
             }
-            if let Some(request) = object.get("request").map(structured) {
-                if let Some(messages) = conversation(&request, role, depth + 1) {
-                    return Some(messages);
-                }
+            if let Some(messages) = object.get("request").and_then(|request| nested_conversation(request, role, depth)) {
+                return Some(messages);
             }
-            message_role(value).is_some().then(|| vec![value.clone()])
+            message_role(value).is_some().then(|| Cow::Owned(vec![value.clone()]))
         }
         _ => None,
     }
 }
 
-fn conversation_list(list: &Value) -> Option<Vec<Value>> {
+/// A conversation one level down, in a value that may be JSON text still to parse (then the
+/// messages are owned, since the parsed value does not outlive this call).
+fn nested_conversation(value: &Value, role: PreviewRole, depth: usize) -> Option<Cow<'_, [Value]>> {
+    match structured(value) {
+        Cow::Borrowed(value) => conversation(value, role, depth + 1),
+        Cow::Owned(parsed) => conversation(&parsed, role, depth + 1).map(|messages| Cow::Owned(messages.into_owned())),
+    }
+}
+
+fn conversation_list(list: &Value) -> Option<&[Value]> {
     let items = list.as_array()?;
-    items.iter().any(|item| message_role(item).is_some()).then(|| items.clone())
+    items.iter().any(|item| message_role(item).is_some()).then_some(items.as_slice())
 }
 
 fn with_default_role(mut message: Value, role: &str) -> Value {
