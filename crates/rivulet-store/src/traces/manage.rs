@@ -6,7 +6,7 @@ use rivulet_core::traces::{trace_keys, TokenUsage};
 use rivulet_core::tracking::{append_to_uri_path, now_millis, LifecycleStage};
 use rivulet_core::{CoreError, Result};
 
-use super::ingest::{load_rollups, upsert_key_values};
+use super::rows::{load_rollups, truncate, upsert_key_values};
 use super::read::trace_not_found;
 use crate::sql::{binds, Binds, Tx};
 use crate::Store;
@@ -15,13 +15,6 @@ use crate::Store;
 const PROTECTED_TAGS: [&str; 3] = [trace_keys::SPANS_LOCATION, trace_keys::ARCHIVE_LOCATION, trace_keys::ARCHIVAL_FAILURE];
 /// Metadata MLflow keeps in `trace_info` columns instead of `trace_request_metadata`.
 const PROMOTED_METADATA: [&str; 3] = [trace_keys::SESSION, trace_keys::TOKEN_USAGE, trace_keys::COST];
-
-fn truncate(value: &str, max: usize) -> String {
-    match value.char_indices().nth(max) {
-        Some((idx, _)) => value[..idx].to_string(),
-        None => value.to_string(),
-    }
-}
 
 impl Store {
     /// StartTraceV3, run by the ingest writer so it never races a span batch for the same trace.

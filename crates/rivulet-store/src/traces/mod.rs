@@ -6,6 +6,7 @@ mod graph;
 pub(crate) mod ingest;
 mod manage;
 mod read;
+mod rows;
 mod search;
 mod ui;
 
