@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::Checkpointer;
 use super::rows::{
-    load_rollups, stored_span_trees, token_totals, truncate, write_key_values, write_rollups, write_spans, write_trace_infos,
+    load_rollups, needs_token_totals, stored_span_trees, token_totals, truncate, write_key_values, write_rollups, write_spans, write_trace_infos,
 };
 use crate::sql::{binds, StatementBatch};
 use crate::Store;
@@ -342,8 +342,15 @@ impl Store {
             merged.push((trace_id, merge_spans(previous, experiment_id, spans), is_new));
         }
         // Every trace's span tree: the stored spans of traces seen before, plus this group's.
-        let stored: Vec<&str> = merged.iter().filter(|(_, _, is_new)| !is_new).map(|(id, _, _)| *id).collect();
-        let mut trees = stored_span_trees(&mut tx, &stored).await?;
+        let (mut with_parents, mut ids_only): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        for (trace_id, rollup, is_new) in &merged {
+            match (*is_new, needs_token_totals(rollup)) {
+                (true, _) => {}
+                (false, true) => with_parents.push(trace_id),
+                (false, false) => ids_only.push(trace_id),
+            }
+        }
+        let mut trees = stored_span_trees(&mut tx, &with_parents, &ids_only).await?;
         for (trace_id, (_, spans)) in &traces {
             let tree = trees.entry(trace_id.to_string()).or_default();
             for span in spans {

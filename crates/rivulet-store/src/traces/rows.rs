@@ -80,18 +80,28 @@ pub(crate) async fn load_rollups(tx: &mut Tx, trace_ids: &[&str], dialect: crate
 /// Span id -> parent span id, per trace.
 type SpanTrees = HashMap<String, HashMap<String, Option<String>>>;
 
-/// The stored spans of traces seen before this group, for their token totals and span counts.
-pub(super) async fn stored_span_trees(tx: &mut Tx, trace_ids: &[&str]) -> Result<SpanTrees> {
+/// The stored spans of traces seen before this group: with parents for the traces whose token
+/// totals need the tree, span ids alone (read from the primary-key index, never the rows with
+/// their content) for the others, which only need a count.
+pub(super) async fn stored_span_trees(tx: &mut Tx, with_parents: &[&str], ids_only: &[&str]) -> Result<SpanTrees> {
     let mut trees = SpanTrees::new();
-    for chunk in trace_ids.chunks(500) {
-        let mut params = Binds::default();
-        let list = params.push_list(chunk.iter().copied());
-        let sql = format!("SELECT trace_id, span_id, parent_span_id FROM spans WHERE trace_id IN ({list})");
-        for row in tx.fetch_all(&sql, &params.values).await? {
-            trees.entry(row.text("trace_id")?).or_default().insert(row.text("span_id")?, row.opt_text("parent_span_id")?);
+    for (trace_ids, columns) in [(with_parents, "trace_id, span_id, parent_span_id"), (ids_only, "trace_id, span_id")] {
+        for chunk in trace_ids.chunks(500) {
+            let mut params = Binds::default();
+            let list = params.push_list(chunk.iter().copied());
+            let sql = format!("SELECT {columns} FROM spans WHERE trace_id IN ({list})");
+            for row in tx.fetch_all(&sql, &params.values).await? {
+                let parent = if columns.ends_with("parent_span_id") { row.opt_text("parent_span_id")? } else { None };
+                trees.entry(row.text("trace_id")?).or_default().insert(row.text("span_id")?, parent);
+            }
         }
     }
     Ok(trees)
+}
+
+/// Whether a trace's token totals are recomputed from its span tree in this group.
+pub(super) fn needs_token_totals(rollup: &TraceRollup) -> bool {
+    !rollup.usage_spans.is_empty() && !rollup.finalized
 }
 
 /// Tree-aware token totals of the traces in the group that carry usage, over their stored
@@ -100,7 +110,7 @@ pub(super) fn token_totals(merged: &[(&str, TraceRollup, bool)], trees: &SpanTre
     let empty = HashMap::new();
     merged
         .iter()
-        .filter(|(_, rollup, _)| !rollup.usage_spans.is_empty() && !rollup.finalized)
+        .filter(|(_, rollup, _)| needs_token_totals(rollup))
         .filter_map(|(trace_id, rollup, _)| {
             total_usage(&rollup.usage_spans, trees.get(*trace_id).unwrap_or(&empty)).map(|total| (trace_id.to_string(), total))
         })
