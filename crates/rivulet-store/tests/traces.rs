@@ -280,19 +280,26 @@ async fn service_graph_edges(store: Store) {
             call.status_code = StatusCode::Error;
         }
         ingest(&store, id, vec![with_service(span(trace, 1, None, 0, 100, json!({})), "gateway"), call]).await;
-        // A call inside one service is not an edge.
+        // A call inside one service is not an edge, nor is one from a span without a service.
         ingest(&store, id, vec![with_service(span(trace, 3, Some(2), 12, 14, json!({})), "llama-stack")]).await;
+        ingest(&store, id, vec![Span { service_name: None, ..span(trace, 4, Some(2), 12, 13, json!({})) }]).await;
     }
+    // The child arrives before its root, so the trace is filed under the child's service and
+    // the root is the span whose service differs.
+    ingest(&store, id, vec![with_service(span(4, 2, Some(1), 10, 50, json!({})), "llama-stack")]).await;
+    ingest(&store, id, vec![with_service(span(4, 1, None, 0, 100, json!({})), "gateway")]).await;
     let graph = store.service_graph(id, 1_764_000_000_000, 1_764_000_001_000).await.unwrap();
-    assert_eq!(graph.nodes.len(), 2);
+    let services: Vec<&str> = graph.nodes.iter().map(|n| n.service_name.as_str()).collect();
+    assert_eq!(services, ["gateway", "llama-stack"], "a span without a service is no node");
     let stack = graph.nodes.iter().find(|n| n.service_name == "llama-stack").unwrap();
-    assert_eq!((stack.spans, stack.errors), (6, 1));
+    assert_eq!((stack.spans, stack.errors), (7, 1));
+    assert_eq!(graph.nodes[0].spans, 4);
     assert_eq!(graph.edges.len(), 1);
     let edge = &graph.edges[0];
-    assert_eq!((edge.parent_service.as_str(), edge.child_service.as_str(), edge.calls, edge.errors), ("gateway", "llama-stack", 3, 1));
-    assert_eq!((edge.p50_ms, edge.p95_ms), (20.0, 30.0));
+    assert_eq!((edge.parent_service.as_str(), edge.child_service.as_str(), edge.calls, edge.errors), ("gateway", "llama-stack", 4, 1));
+    assert_eq!((edge.p50_ms, edge.p95_ms), (30.0, 40.0));
     let traces = store.traces_with_service_call(id, "gateway", "llama-stack", 1_764_000_000_000, 1_764_000_001_000, 10).await.unwrap();
-    assert_eq!(traces.len(), 3);
+    assert_eq!(traces.len(), 4);
     let empty = store.service_graph(id, 0, 1_000).await.unwrap();
     assert!(empty.nodes.is_empty() && empty.edges.is_empty());
 }
@@ -338,6 +345,61 @@ conformance!(
     concurrent_ingest_loses_nothing,
     service_graph_edges,
 );
+
+/// Ingest records a service per trace and a row only for each span whose service is not the
+/// trace's; traces stored before that rule (a row for every span, no trace service) still
+/// give the same graph.
+#[tokio::test]
+async fn span_services_are_stored_only_where_they_differ_from_the_trace() {
+    let database = common::fresh_sqlite();
+    let store = open(&database.uri).await;
+    let id = experiment(&store, "services").await;
+    let from = |service: Option<&str>, span: Span| Span { service_name: service.map(str::to_string), ..span };
+    for trace in [1, 2] {
+        ingest(
+            &store,
+            id,
+            vec![
+                from(Some("gateway"), span(trace, 1, None, 0, 100, json!({}))),
+                from(Some("gateway"), span(trace, 2, Some(1), 5, 50, json!({}))),
+                from(Some("llama-stack"), span(trace, 3, Some(2), 10, 40, json!({}))),
+                from(None, span(trace, 4, Some(3), 11, 12, json!({}))),
+            ],
+        )
+        .await;
+    }
+    let url = format!("sqlite://{}", database.path.display());
+    let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT span_id, service_name FROM rivulet_span_services WHERE trace_id = ? ORDER BY span_id")
+        .bind(trace_id(1))
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(rows, [("0303030303030303".to_string(), "llama-stack".to_string()), ("0404040404040404".to_string(), String::new())]);
+    // Trace 2 as ingest stored it before trace services: every span with a row, none per trace.
+    for statement in [
+        "UPDATE rivulet_trace_rollups SET service_name = NULL WHERE request_id = ?1",
+        "DELETE FROM rivulet_span_services WHERE trace_id = ?1",
+        "INSERT INTO rivulet_span_services (trace_id, span_id, service_name) \
+         SELECT trace_id, span_id, CASE WHEN span_id = '0303030303030303' THEN 'llama-stack' ELSE 'gateway' END \
+         FROM spans WHERE trace_id = ?1 AND span_id <> '0404040404040404'",
+    ] {
+        sqlx::query(statement).bind(trace_id(2)).execute(&mut connection).await.unwrap();
+    }
+    // A later span of the old trace gets its own row, since the trace has no service to lend it.
+    ingest(&store, id, vec![from(Some("gateway"), span(2, 5, Some(1), 60, 70, json!({})))]).await;
+    let (late,): (String,) = sqlx::query_as("SELECT service_name FROM rivulet_span_services WHERE trace_id = ? AND span_id = '0505050505050505'")
+        .bind(trace_id(2))
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(late, "gateway");
+    let graph = store.service_graph(id, 1_764_000_000_000, 1_764_000_001_000).await.unwrap();
+    let nodes: Vec<(&str, u64)> = graph.nodes.iter().map(|n| (n.service_name.as_str(), n.spans)).collect();
+    assert_eq!(nodes, [("gateway", 5), ("llama-stack", 2)]);
+    let edges: Vec<(&str, &str, u64)> = graph.edges.iter().map(|e| (e.parent_service.as_str(), e.child_service.as_str(), e.calls)).collect();
+    assert_eq!(edges, [("gateway", "llama-stack", 2)]);
+}
 
 /// Span ingest leaves checkpoints to a background connection: shortly after a batch commits,
 /// every WAL frame has been copied into the database file without the writer doing it.

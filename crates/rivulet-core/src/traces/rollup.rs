@@ -26,6 +26,10 @@ pub struct TraceRollup {
     pub usage_spans: Vec<(String, TokenUsage)>,
     /// Set once StartTraceV3 supplied the trace's times and state: spans no longer move them.
     pub finalized: bool,
+    /// The service of the trace's first batch (its root span's, when that batch has it), fixed
+    /// when the trace is first stored. A span is attributed to it unless the span's own
+    /// service says otherwise, so the store records services only where they differ.
+    pub service_name: Option<String>,
 }
 
 impl TraceRollup {
@@ -44,6 +48,7 @@ fn better(current: &Option<Preview>, candidate: &Option<Preview>) -> bool {
 
 /// Folds a trace's newly arrived spans into what was stored before (`None` for a new trace).
 pub fn merge_spans(existing: Option<TraceRollup>, experiment_id: i64, spans: &[&PreparedSpan]) -> TraceRollup {
+    let is_new = existing.is_none();
     let mut rollup = existing.unwrap_or(TraceRollup {
         experiment_id,
         timestamp_ms: i64::MAX,
@@ -56,10 +61,16 @@ pub fn merge_spans(existing: Option<TraceRollup>, experiment_id: i64, spans: &[&
         user_id: None,
         usage_spans: Vec::new(),
         finalized: false,
+        service_name: None,
     });
     // Earlier spans of a request win ties for the request preview, later ones for the response.
     let mut ordered: Vec<&&PreparedSpan> = spans.iter().collect();
     ordered.sort_by_key(|s| (s.parent_span_id.is_some(), s.start_time_unix_nano));
+    // Only a trace's first batch names its service: spans stored earlier were recorded
+    // against whatever the trace had then, and must keep meaning the same.
+    if is_new {
+        rollup.service_name = ordered.iter().find_map(|span| span.service_name.as_deref().filter(|name| !name.is_empty())).map(service_key);
+    }
     for span in ordered {
         let start_ms = span.start_time_unix_nano / 1_000_000;
         if !rollup.finalized {
@@ -139,6 +150,31 @@ pub fn total_usage(usage_spans: &[(String, TokenUsage)], parents: &HashMap<Strin
     Some(total)
 }
 
+/// Longest service name stored, in characters (MLflow-style VARCHAR(250) columns).
+pub const MAX_SERVICE_NAME_CHARS: usize = 250;
+
+/// A service name as stored: at most [`MAX_SERVICE_NAME_CHARS`] characters.
+pub fn service_key(name: &str) -> String {
+    match name.char_indices().nth(MAX_SERVICE_NAME_CHARS) {
+        Some((end, _)) => name[..end].to_owned(),
+        None => name.to_owned(),
+    }
+}
+
+/// What a span's own service row must say, given its trace's service: `None` when the span
+/// needs no row (it came from the trace's service, or neither has one), the span's service
+/// when it differs, and an empty name for a span without a service in a trace that has one,
+/// which would otherwise be attributed to the trace's service.
+pub fn span_service_row(trace_service: Option<&str>, span_service: Option<&str>) -> Option<String> {
+    let span_service = span_service.filter(|name| !name.is_empty()).map(service_key);
+    match (trace_service, span_service) {
+        (Some(trace), Some(span)) if trace == span => None,
+        (_, Some(span)) => Some(span),
+        (Some(_), None) => Some(String::new()),
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +207,38 @@ mod tests {
         // A duplicate root with another status does not flip the state.
         let again = merge_spans(Some(second), 1, &[&span("a", None, 10, 40, "OK")]);
         assert_eq!(again.state, TraceState::Error);
+    }
+
+    #[test]
+    fn a_trace_takes_its_service_from_its_first_batch_root_first() {
+        let service = |name: &str| Some(name.to_string());
+        let mut child = span("b", Some("a"), 5, 30, "OK");
+        child.service_name = service("retriever");
+        let mut root = span("a", None, 10, 40, "OK");
+        root.service_name = service("agent");
+        let first = merge_spans(None, 1, &[&child, &root]);
+        assert_eq!(first.service_name.as_deref(), Some("agent"), "the root's service, though the child started first");
+        let mut later = span("c", Some("a"), 50, 60, "OK");
+        later.service_name = service("gateway");
+        assert_eq!(merge_spans(Some(first), 1, &[&later]).service_name.as_deref(), Some("agent"), "later batches keep it");
+        let stored_without = TraceRollup { service_name: None, ..merge_spans(None, 1, &[&span("x", None, 1, 2, "OK")]) };
+        assert_eq!(merge_spans(Some(stored_without), 1, &[&later]).service_name, None, "a stored trace without one never gains one");
+        let mut long = span("l", None, 1, 2, "OK");
+        long.service_name = Some("é".repeat(MAX_SERVICE_NAME_CHARS + 5));
+        assert_eq!(merge_spans(None, 1, &[&long]).service_name.unwrap().chars().count(), MAX_SERVICE_NAME_CHARS);
+    }
+
+    #[test]
+    fn span_service_rows_are_kept_only_where_the_trace_service_would_be_wrong() {
+        assert_eq!(span_service_row(Some("agent"), Some("agent")), None);
+        assert_eq!(span_service_row(Some("agent"), Some("tool")).as_deref(), Some("tool"));
+        assert_eq!(span_service_row(None, Some("tool")).as_deref(), Some("tool"));
+        assert_eq!(span_service_row(Some("agent"), None).as_deref(), Some(""), "no service stays no service");
+        assert_eq!(span_service_row(Some("agent"), Some("")).as_deref(), Some(""));
+        assert_eq!(span_service_row(None, None), None);
+        assert_eq!(span_service_row(None, Some("")), None);
+        let long = "s".repeat(MAX_SERVICE_NAME_CHARS + 1);
+        assert_eq!(span_service_row(Some(&long[..MAX_SERVICE_NAME_CHARS]), Some(&long)), None, "compared as stored");
     }
 
     #[test]

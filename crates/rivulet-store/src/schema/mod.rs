@@ -78,6 +78,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         description: "index latest metrics by key and value for search_runs ordered by a metric",
         sql: include_str!("rivulet/0004_latest_metrics_key_value.sqlite.sql"),
     },
+    Migration {
+        version: 5,
+        description: "a trace's primary service, so spans from it need no service row",
+        sql: include_str!("rivulet/0005_trace_primary_service.sqlite.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -100,6 +105,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 4,
         description: "index latest metrics by key and value for search_runs ordered by a metric",
         sql: include_str!("rivulet/0004_latest_metrics_key_value.postgres.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "a trace's primary service, so spans from it need no service row",
+        sql: include_str!("rivulet/0005_trace_primary_service.postgres.sql"),
     },
 ];
 
@@ -475,8 +485,8 @@ mod tests {
         }
     }
 
-    /// Rivulet's migrations may only create `rivulet_` objects, so that MLflow's part of the
-    /// catalog stays exactly what MLflow's migrations expect.
+    /// Rivulet's migrations may only create `rivulet_` objects or add columns to its own
+    /// tables, so that MLflow's part of the catalog stays exactly what MLflow's migrations expect.
     #[test]
     fn migrations_only_create_rivulet_objects() {
         for migration in SQLITE_MIGRATIONS.iter().chain(POSTGRES_MIGRATIONS) {
@@ -486,7 +496,8 @@ mod tests {
                 let name = match words.as_slice() {
                     ["CREATE", "INDEX", name, ..] | ["CREATE", "UNIQUE", "INDEX", name, ..] => name,
                     ["CREATE", "TABLE", name, ..] | ["CREATE", "VIEW", name, ..] => name,
-                    _ => panic!("migration {} has a statement other than CREATE: {statement}", migration.version),
+                    ["ALTER", "TABLE", name, "ADD", "COLUMN", ..] => name,
+                    _ => panic!("migration {} has a statement other than CREATE or ADD COLUMN: {statement}", migration.version),
                 };
                 assert!(name.starts_with("rivulet_"), "migration {} creates {name}", migration.version);
             }

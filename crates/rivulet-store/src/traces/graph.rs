@@ -12,12 +12,27 @@ use crate::Store;
 /// Calls read per graph; beyond this the figures come from the newest calls only.
 const MAX_CALLS: i64 = 200_000;
 
-const CALLS: &str = "FROM spans c \
-     JOIN rivulet_span_services cs ON cs.trace_id = c.trace_id AND cs.span_id = c.span_id \
-     JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id \
-     JOIN rivulet_span_services ps ON ps.trace_id = p.trace_id AND ps.span_id = p.span_id \
-     WHERE c.experiment_id = $1 AND c.start_time_unix_nano >= $2 AND c.start_time_unix_nano < $3 \
-     AND ps.service_name <> cs.service_name";
+/// A span's service: its own row where it has one (an empty name meaning none), else its
+/// trace's service, which ingest records once per trace instead of once per span.
+const CHILD_SERVICE: &str = "COALESCE(cs.service_name, r.service_name)";
+const PARENT_SERVICE: &str = "COALESCE(ps.service_name, r.service_name)";
+
+/// Spans of the window with the service each came from (`c`, `cs`, `r`).
+const SPANS_WITH_SERVICES: &str = "FROM spans c \
+     JOIN rivulet_trace_rollups r ON r.request_id = c.trace_id \
+     LEFT JOIN rivulet_span_services cs ON cs.trace_id = c.trace_id AND cs.span_id = c.span_id";
+
+const WINDOW: &str = "c.experiment_id = $1 AND c.start_time_unix_nano >= $2 AND c.start_time_unix_nano < $3";
+
+/// The calls of the window: parent/child spans whose services are both known and differ.
+fn calls() -> String {
+    format!(
+        "{SPANS_WITH_SERVICES} \
+         JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id \
+         LEFT JOIN rivulet_span_services ps ON ps.trace_id = p.trace_id AND ps.span_id = p.span_id \
+         WHERE {WINDOW} AND {CHILD_SERVICE} <> '' AND {PARENT_SERVICE} <> '' AND {PARENT_SERVICE} <> {CHILD_SERVICE}"
+    )
+}
 
 fn percentile(sorted: &[i64], fraction: f64) -> f64 {
     if sorted.is_empty() {
@@ -30,14 +45,13 @@ fn percentile(sorted: &[i64], fraction: f64) -> f64 {
 impl Store {
     pub(crate) async fn service_graph_impl(&self, experiment_id: i64, from_ms: i64, to_ms: i64) -> Result<ServiceGraph> {
         let (from_ns, to_ns) = (from_ms.saturating_mul(1_000_000), to_ms.saturating_mul(1_000_000));
+        let nodes_sql = format!(
+            "SELECT {CHILD_SERVICE} AS service_name, COUNT(*) AS spans, SUM(CASE WHEN c.status = 'ERROR' THEN 1 ELSE 0 END) AS errors \
+             {SPANS_WITH_SERVICES} WHERE {WINDOW} AND {CHILD_SERVICE} <> '' \
+             GROUP BY {CHILD_SERVICE} ORDER BY 1"
+        );
         let nodes = self
-            .fetch_all(
-                "SELECT s.service_name, COUNT(*) AS spans, SUM(CASE WHEN c.status = 'ERROR' THEN 1 ELSE 0 END) AS errors \
-                 FROM spans c JOIN rivulet_span_services s ON s.trace_id = c.trace_id AND s.span_id = c.span_id \
-                 WHERE c.experiment_id = $1 AND c.start_time_unix_nano >= $2 AND c.start_time_unix_nano < $3 \
-                 GROUP BY s.service_name ORDER BY s.service_name",
-                &binds![experiment_id, from_ns, to_ns],
-            )
+            .fetch_all(&nodes_sql, &binds![experiment_id, from_ns, to_ns])
             .await?
             .iter()
             .map(|row| {
@@ -49,8 +63,9 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let sql = format!(
-            "SELECT ps.service_name AS parent_service, cs.service_name AS child_service, c.status, c.duration_ns {CALLS} \
-             ORDER BY c.start_time_unix_nano DESC LIMIT $4"
+            "SELECT {PARENT_SERVICE} AS parent_service, {CHILD_SERVICE} AS child_service, c.status, c.duration_ns {} \
+             ORDER BY c.start_time_unix_nano DESC LIMIT $4",
+            calls()
         );
         let rows = self.fetch_all(&sql, &binds![experiment_id, from_ns, to_ns, MAX_CALLS + 1]).await?;
         let truncated = rows.len() as i64 > MAX_CALLS;
@@ -89,8 +104,9 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<String>> {
         let sql = format!(
-            "SELECT c.trace_id, MAX(c.start_time_unix_nano) AS latest {CALLS} AND ps.service_name = $4 AND cs.service_name = $5 \
-             GROUP BY c.trace_id ORDER BY latest DESC LIMIT $6"
+            "SELECT c.trace_id, MAX(c.start_time_unix_nano) AS latest {} AND {PARENT_SERVICE} = $4 AND {CHILD_SERVICE} = $5 \
+             GROUP BY c.trace_id ORDER BY latest DESC LIMIT $6",
+            calls()
         );
         let rows = self
             .fetch_all(

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rivulet_core::traces::digest::Preview;
 use rivulet_core::traces::model::{PreparedSpan, TraceState};
-use rivulet_core::traces::rollup::{total_usage, TraceRollup};
+use rivulet_core::traces::rollup::{span_service_row, total_usage, TraceRollup};
 use rivulet_core::traces::{trace_keys, TokenUsage};
 use rivulet_core::Result;
 
@@ -37,7 +37,7 @@ pub(crate) async fn load_rollups(tx: &mut Tx, trace_ids: &[&str], dialect: crate
         let sql = format!(
             "SELECT t.request_id, t.experiment_id, t.timestamp_ms, t.execution_time_ms, t.status, t.request_preview, \
              t.response_preview, t.trace_name, t.session_id, r.request_preview_rank, r.response_preview_rank, r.usage_spans, \
-             r.finalized, m.value AS user_id \
+             r.finalized, r.service_name, m.value AS user_id \
              FROM trace_info t \
              LEFT JOIN rivulet_trace_rollups r ON r.request_id = t.request_id \
              LEFT JOIN trace_request_metadata m ON m.request_id = t.request_id AND m.key = '{}' \
@@ -70,6 +70,7 @@ pub(crate) async fn load_rollups(tx: &mut Tx, trace_ids: &[&str], dialect: crate
                     user_id: row.opt_text("user_id")?,
                     usage_spans,
                     finalized: row.boolean("finalized")?,
+                    service_name: row.opt_text("service_name")?,
                 },
             );
         }
@@ -183,7 +184,9 @@ pub(super) fn write_spans(writes: &mut StatementBatch, traces: &BTreeMap<&str, (
     for (spans, upsert) in [(&fresh, false), (&known, true)] {
         write_span_rows(writes, spans, &experiment_of, upsert);
     }
-    write_span_services(writes, fresh.iter().chain(&known).copied());
+    let service_of: HashMap<&str, Option<&str>> =
+        merged.iter().map(|(id, rollup, _)| (*id, rollup.service_name.as_deref())).collect();
+    write_span_services(writes, fresh.iter().chain(&known).copied(), &service_of);
 }
 
 fn write_span_rows(writes: &mut StatementBatch, spans: &[&PreparedSpan], experiment_of: &HashMap<&str, i64>, upsert: bool) {
@@ -227,15 +230,24 @@ fn write_span_rows(writes: &mut StatementBatch, spans: &[&PreparedSpan], experim
     }
 }
 
-fn write_span_services<'a>(writes: &mut StatementBatch, spans: impl Iterator<Item = &'a PreparedSpan>) {
-    let named: Vec<&PreparedSpan> = spans.filter(|s| s.service_name.as_deref().is_some_and(|n| !n.is_empty())).collect();
-    for chunk in named.chunks(ROWS_PER_STATEMENT * 3) {
+/// Service rows for the spans whose service is not their trace's (see `span_service_row`).
+fn write_span_services<'a>(
+    writes: &mut StatementBatch,
+    spans: impl Iterator<Item = &'a PreparedSpan>,
+    service_of: &HashMap<&str, Option<&str>>,
+) {
+    let rows: Vec<(&PreparedSpan, String)> = spans
+        .filter_map(|span| {
+            let trace_service = service_of.get(span.trace_id.as_str()).copied().flatten();
+            span_service_row(trace_service, span.service_name.as_deref()).map(|service| (span, service))
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT * 3) {
         let mut params = Binds::default();
         let rows: Vec<String> = chunk
             .iter()
-            .map(|span| {
-                let service = truncate(span.service_name.as_deref().unwrap_or_default(), 250);
-                format!("({}, {}, {})", params.push(span.trace_id.as_str()), params.push(span.span_id.as_str()), params.push(service))
+            .map(|(span, service)| {
+                format!("({}, {}, {})", params.push(span.trace_id.as_str()), params.push(span.span_id.as_str()), params.push(service.as_str()))
             })
             .collect();
         let sql = format!(
@@ -288,19 +300,20 @@ pub(super) fn write_rollups(writes: &mut StatementBatch, merged: &[(&str, TraceR
                 // Distinct span ids, stored and incoming.
                 let span_count = trees.get(*trace_id).map_or(0, |tree| tree.len() as i64);
                 format!(
-                    "({}, {}, {}, {}, {}, {})",
+                    "({}, {}, {}, {}, {}, {}, {})",
                     params.push(*trace_id),
                     params.push(rollup.request_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
                     params.push(rollup.response_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
                     params.push(span_count),
                     params.push(usage_json),
                     params.push(rollup.finalized),
+                    params.push(rollup.service_name.as_deref()),
                 )
             })
             .collect();
         let sql = format!(
-            "INSERT INTO rivulet_trace_rollups (request_id, request_preview_rank, response_preview_rank, span_count, usage_spans, finalized) \
-             VALUES {} ON CONFLICT (request_id) DO UPDATE SET request_preview_rank = excluded.request_preview_rank, \
+            "INSERT INTO rivulet_trace_rollups (request_id, request_preview_rank, response_preview_rank, span_count, usage_spans, finalized, \
+             service_name) VALUES {} ON CONFLICT (request_id) DO UPDATE SET request_preview_rank = excluded.request_preview_rank, \
              response_preview_rank = excluded.response_preview_rank, span_count = excluded.span_count, usage_spans = excluded.usage_spans",
             rows.join(", ")
         );
