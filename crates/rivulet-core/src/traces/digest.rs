@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::conventions::{is_meaningful, structured};
-use super::json::python_dumps;
+use super::json::{python_dumps, python_dumps_head};
 use super::{keys, Span, TokenUsage};
 
 /// MLflow's preview length limit, in characters.
@@ -169,7 +169,9 @@ fn identifier(value: &Value) -> Option<String> {
 /// Anthropic content blocks, LangChain `human` / `ai` messages, LLaMA Stack's
 /// `completion_message`.
 pub fn preview_text(value: &Value, role: PreviewRole) -> String {
-    let text = last_message_text(value, role).unwrap_or_else(|| python_dumps(value));
+    // A character takes at most four bytes, so this head holds more than the preview keeps
+    // whenever the whole text would.
+    let text = last_message_text(value, role).unwrap_or_else(|| python_dumps_head(value, 4 * (PREVIEW_MAX_CHARS + 1)));
     truncate(text)
 }
 

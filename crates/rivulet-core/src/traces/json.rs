@@ -29,32 +29,64 @@ pub(crate) fn write_dumps_as_string(out: &mut String, value: &Value, scratch: &m
     }
 }
 
+/// The head of [`python_dumps`] text: once the text is past `max_bytes` the rest is left out
+/// (possibly mid-token), so its first `max_bytes + 1` bytes are exactly the whole text's. A
+/// preview needs a thousand characters of a value that may be megabytes of retrieved documents.
+pub(crate) fn python_dumps_head(value: &Value, max_bytes: usize) -> String {
+    let mut out = String::new();
+    write_value_within(&mut out, value, max_bytes);
+    out
+}
+
 pub(crate) fn write_value(out: &mut String, value: &Value) {
+    write_value_within(out, value, usize::MAX);
+}
+
+/// Writes `value`, stopping at the first element boundary past `limit` bytes of `out`.
+fn write_value_within(out: &mut String, value: &Value, limit: usize) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => write_number(out, n),
-        Value::String(s) => write_string(out, s),
+        Value::String(s) => {
+            // Source bytes that surely carry the text past the limit (escapes only lengthen).
+            let room = limit.saturating_sub(out.len()).saturating_add(1);
+            if s.len() > room {
+                let mut cut = room;
+                while !s.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                write_string(out, &s[..cut]);
+            } else {
+                write_string(out, s);
+            }
+        }
         Value::Array(items) => {
             out.push('[');
             for (idx, item) in items.iter().enumerate() {
+                if out.len() > limit {
+                    return;
+                }
                 if idx > 0 {
                     out.push_str(", ");
                 }
-                write_value(out, item);
+                write_value_within(out, item, limit);
             }
             out.push(']');
         }
         Value::Object(map) => {
             out.push('{');
             for (idx, (key, item)) in map.iter().enumerate() {
+                if out.len() > limit {
+                    return;
+                }
                 if idx > 0 {
                     out.push_str(", ");
                 }
                 write_string(out, key);
                 out.push_str(": ");
-                write_value(out, item);
+                write_value_within(out, item, limit);
             }
             out.push('}');
         }
@@ -190,6 +222,23 @@ mod tests {
         fn first_escape_matches_a_bytewise_scan(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
             let bytewise = bytes.iter().position(|&byte| super::ESCAPES[byte as usize] != 0);
             proptest::prop_assert_eq!(super::first_escape(&bytes), bytewise);
+        }
+
+        /// The head of a value's text is the whole text while it fits, and otherwise agrees
+        /// with it on every byte up to just past the limit.
+        #[test]
+        fn dumps_head_is_an_exact_prefix(
+            texts in proptest::collection::vec("[a-z\"\\\\\\n\u{1}é€ ]{0,30}", 0..8),
+            limit in 0usize..120,
+        ) {
+            let value = json!({"documents": texts.clone(), "first": texts.first(), "nested": [{"t": texts.last()}, 1.5, null]});
+            let (whole, head) = (python_dumps(&value), super::python_dumps_head(&value, limit));
+            if whole.len() <= limit {
+                proptest::prop_assert_eq!(head, whole);
+            } else {
+                proptest::prop_assert!(head.len() > limit);
+                proptest::prop_assert_eq!(&head.as_bytes()[..=limit], &whole.as_bytes()[..=limit]);
+            }
         }
 
         /// Writing a value as a JSON string in one go equals encoding its dumps text again.

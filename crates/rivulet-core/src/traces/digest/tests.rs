@@ -128,6 +128,26 @@ fn previews_are_truncated_to_1000_characters() {
     assert_eq!(request(json!("b".repeat(5000))).chars().count(), 1000);
 }
 
+/// A value that is no conversation previews as the head of its JSON text, written only as far
+/// as the preview needs, and is the same as cutting the whole text.
+#[test]
+fn large_values_preview_as_the_head_of_their_text() {
+    let whole_cut = |value: &serde_json::Value| {
+        let text = crate::traces::json::python_dumps(value);
+        match text.char_indices().nth(1000) {
+            None => text,
+            Some(_) => format!("{}...", text.chars().take(997).collect::<String>()),
+        }
+    };
+    let documents: Vec<serde_json::Value> =
+        (0..2_000).map(|n| json!({"id": n, "text": format!("€ document {n} \"quoted\"\n").repeat(20)})).collect();
+    // Dumps text of exactly 1000 and 1001 characters: `["` + n chars + `"]`, multibyte or not.
+    let sized = |n: usize, c: char| json!([c.to_string().repeat(n - 4)]);
+    for value in [json!(documents), sized(1000, 'é'), sized(1001, 'é'), sized(1000, 'a'), sized(1001, '€'), json!({"k": "\u{1}".repeat(900)})] {
+        assert_eq!(request(value.clone()), whole_cut(&value));
+    }
+}
+
 // ---- digest ----------------------------------------------------------------------------------
 
 #[test]
