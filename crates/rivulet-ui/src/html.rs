@@ -6,6 +6,7 @@ use std::fmt::Write;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use rivulet_core::time::{days_from_civil, UtcDateTime};
+use rivulet_core::traces::TokenUsage;
 
 use crate::assets;
 
@@ -190,6 +191,21 @@ pub fn duration_ms(ms: f64) -> String {
 }
 
 /// An integer with thin thousands separators (`1 234 567`).
+/// The "Tokens" fact card of a trace or span: total, input and output, and cached input.
+pub fn token_usage_fact(usage: &TokenUsage) -> String {
+    let mut out = format!(
+        "<div class=\"fact\"><span>Tokens</span><strong>{}</strong><small>in {} · out {}",
+        count(usage.total_tokens),
+        count(usage.input_tokens),
+        count(usage.output_tokens)
+    );
+    if let Some(cached) = usage.cache_read_input_tokens {
+        let _ = write!(out, " · cached {}", count(cached));
+    }
+    out.push_str("</small></div>");
+    out
+}
+
 pub fn count(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -255,6 +271,15 @@ pub fn experiment_tabs(ctx: &Ctx, experiment_id: i64, active: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_usage_fact_shows_cached_input_only_when_known() {
+        let usage = TokenUsage { input_tokens: 1200, output_tokens: 34, total_tokens: 1234, cache_read_input_tokens: None, cache_creation_input_tokens: None };
+        let plain = token_usage_fact(&usage);
+        assert_eq!(plain, format!("<div class=\"fact\"><span>Tokens</span><strong>{}</strong><small>in {} · out 34</small></div>", count(1234), count(1200)));
+        let cached = token_usage_fact(&TokenUsage { cache_read_input_tokens: Some(1000), ..usage });
+        assert!(cached.ends_with(&format!(" · out 34 · cached {}</small></div>", count(1000))), "{cached}");
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

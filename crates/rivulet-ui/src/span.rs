@@ -37,20 +37,6 @@ fn section(title: &str, open: bool, badge: &str, content: &str) -> String {
     )
 }
 
-fn tokens(usage: &TokenUsage) -> String {
-    let mut out = format!(
-        "<div class=\"fact\"><span>Tokens</span><strong>{}</strong><small>in {} · out {}",
-        html::count(usage.total_tokens),
-        html::count(usage.input_tokens),
-        html::count(usage.output_tokens)
-    );
-    if let Some(cached) = usage.cache_read_input_tokens {
-        let _ = write!(out, " · cached {}", html::count(cached));
-    }
-    out.push_str("</small></div>");
-    out
-}
-
 fn events(events: &[Value], start_ns: i64) -> (String, usize) {
     let mut exceptions = 0;
     let mut out = String::from("<ol class=\"events\">");
@@ -134,7 +120,7 @@ pub fn render(ctx: &Ctx, trace_id: &str, span: &StoredSpan) -> String {
         let _ = write!(out, "<div class=\"fact\"><span>Model</span><strong class=\"mono\">{}</strong></div>", esc(model));
     }
     if let Some(usage) = &usage {
-        out.push_str(&tokens(usage));
+        out.push_str(&html::token_usage_fact(usage));
     }
     out.push_str("</div>");
     if status == StatusCode::Error && !status_message.is_empty() {

@@ -218,17 +218,7 @@ fn usage_of(info: &TraceInfo) -> String {
     let Some(usage) = serde_json::from_str::<Value>(text).ok().as_ref().and_then(TokenUsage::from_json) else {
         return String::new();
     };
-    let mut out = format!(
-        "<div class=\"fact\"><span>Tokens</span><strong>{}</strong><small>in {} · out {}",
-        html::count(usage.total_tokens),
-        html::count(usage.input_tokens),
-        html::count(usage.output_tokens)
-    );
-    if let Some(cached) = usage.cache_read_input_tokens {
-        let _ = write!(out, " · cached {}", html::count(cached));
-    }
-    out.push_str("</small></div>");
-    out
+    html::token_usage_fact(&usage)
 }
 
 fn pills(title: &str, map: &std::collections::BTreeMap<String, String>) -> String {
