@@ -17,9 +17,10 @@ const MAX_CALLS: i64 = 200_000;
 const CHILD_SERVICE: &str = "COALESCE(cs.service_name, r.service_name)";
 const PARENT_SERVICE: &str = "COALESCE(ps.service_name, r.service_name)";
 
-/// Spans of the window with the service each came from (`c`, `cs`, `r`).
+/// Spans of the window with the service each came from (`c`, `cs`, `r`). A trace that Rivulet
+/// did not ingest has neither a rollup nor service rows; its spans get no service and no node.
 const SPANS_WITH_SERVICES: &str = "FROM spans c \
-     JOIN rivulet_trace_rollups r ON r.request_id = c.trace_id \
+     LEFT JOIN rivulet_trace_rollups r ON r.request_id = c.trace_id \
      LEFT JOIN rivulet_span_services cs ON cs.trace_id = c.trace_id AND cs.span_id = c.span_id";
 
 const WINDOW: &str = "c.experiment_id = $1 AND c.start_time_unix_nano >= $2 AND c.start_time_unix_nano < $3";
