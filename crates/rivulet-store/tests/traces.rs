@@ -399,8 +399,8 @@ async fn span_services_are_stored_only_where_they_differ_from_the_trace() {
     assert_eq!(nodes, [("gateway", 5), ("llama-stack", 2)]);
     let edges: Vec<(&str, &str, u64)> = graph.edges.iter().map(|e| (e.parent_service.as_str(), e.child_service.as_str(), e.calls)).collect();
     assert_eq!(edges, [("gateway", "llama-stack", 2)]);
-    // Without its rollup row (a database shared with another writer), a trace's own service
-    // rows still place its spans.
+    // Without its rollup row (ingest never leaves a trace so, but the graph must not rely on
+    // it), a trace's own service rows still place its spans.
     sqlx::query("DELETE FROM rivulet_trace_rollups WHERE request_id = ?").bind(trace_id(2)).execute(&mut connection).await.unwrap();
     let again = store.service_graph(id, 1_764_000_000_000, 1_764_000_001_000).await.unwrap();
     assert_eq!((again.nodes, again.edges), (graph.nodes, graph.edges));
