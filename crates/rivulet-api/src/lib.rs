@@ -73,6 +73,19 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
 }
 
+impl AppState {
+    /// One store serving both tracking and traces; OTLP exports that name no experiment go to
+    /// `default_trace_experiment` (refused when `None`).
+    pub fn new<S: TrackingStore + TraceStore + Clone>(store: S, default_trace_experiment: Option<String>, settings: ApiSettings) -> Self {
+        AppState {
+            tracking: Arc::new(store.clone()),
+            traces: Arc::new(store),
+            trace_experiments: Arc::new(otlp::TraceExperiments::new(default_trace_experiment)),
+            settings: Arc::new(settings),
+        }
+    }
+}
+
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let tracking = tracking::routes();

@@ -1,7 +1,6 @@
 //! The HTTP API end to end through the router, on a real SQLite store: wire shapes, MLflow's
 //! leniencies, and bad input answered with 4xx in MLflow's error shape.
 
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -20,12 +19,7 @@ async fn api_with(settings: ApiSettings) -> TestApi {
     let dir = tempfile::tempdir().unwrap();
     let uri = StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) };
     let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store),
-        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(None)),
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(store, None, settings);
     TestApi { router: rivulet_api::router(state), _dir: dir }
 }
 

@@ -64,12 +64,7 @@ async fn api_with(backend: Backend, tweak: impl FnOnce(&mut ApiSettings)) -> Tes
     };
     let mut settings = ApiSettings { artifacts: Arc::new(artifacts), ..ApiSettings::default() };
     tweak(&mut settings);
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store),
-        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(None)),
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(store, None, settings);
     TestApi { router: rivulet_api::router(state), dir }
 }
 

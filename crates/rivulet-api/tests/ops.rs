@@ -72,12 +72,7 @@ async fn harness(schema_error: Option<&str>) -> Harness {
         ops: Ops::with_probe(Arc::new(checks)),
         ..ApiSettings::default()
     };
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store.clone()),
-        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(None)),
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(store.clone(), None, settings);
     let app = rivulet_api::app(state.clone(), rivulet_ui::router(state));
     Harness { app, store, dir }
 }

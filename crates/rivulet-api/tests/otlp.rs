@@ -2,7 +2,6 @@
 //! encodings, split and duplicated delivery, experiment selection, and bad input.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -31,12 +30,7 @@ async fn harness(default_experiment: Option<&str>) -> Harness {
     let mut settings = ApiSettings::default();
     settings.otlp_limits.max_body_bytes = 8 * 1024 * 1024;
     settings.otlp_limits.max_attribute_bytes = 1024 * 1024;
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store.clone()),
-        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(default_experiment.map(str::to_string))),
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(store.clone(), default_experiment.map(str::to_string), settings);
     Harness { state, store, _dir: dir }
 }
 

@@ -27,12 +27,7 @@ async fn test_app(configure: impl FnOnce(&mut ApiSettings)) -> TestApp {
     let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
     let mut settings = ApiSettings::default();
     configure(&mut settings);
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store),
-        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(None)),
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(store, None, settings);
     // Exactly what the binary serves: the API and the UI under one set of layers.
     let app = rivulet_api::app(state.clone(), rivulet_ui::router(state.clone()));
     TestApp { app, state, _dir: dir }

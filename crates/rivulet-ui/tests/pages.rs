@@ -2,7 +2,6 @@
 //! does (API + UI, with and without a static prefix): content is asserted, not just status.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -28,12 +27,7 @@ async fn ui(prefix: Option<&str>) -> Ui {
     let dir = tempfile::tempdir().unwrap();
     let uri = StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) };
     let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store.clone()),
-        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(None)),
-        settings: Arc::new(ApiSettings { static_prefix: prefix.map(str::to_string), ..ApiSettings::default() }),
-    };
+    let state = AppState::new(store.clone(), None, ApiSettings { static_prefix: prefix.map(str::to_string), ..ApiSettings::default() });
     let router = rivulet_api::router(state.clone()).merge(rivulet_ui::router(state));
     Ui { router, store, _dir: dir }
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::{ServerArgs, ServerConfig};
-use rivulet_api::otlp::TraceExperiments;
 use rivulet_api::{ApiSettings, AppState};
 use rivulet_store::StoreSettings;
 use tracing_subscriber::EnvFilter;
@@ -133,12 +132,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         }
         tracing::error!("{message}");
     }
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store.clone()),
-        trace_experiments: Arc::new(TraceExperiments::new(config.default_trace_experiment.clone())),
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(store.clone(), config.default_trace_experiment.clone(), settings);
     let grpc = if config.otlp_grpc_port == 0 {
         None
     } else {

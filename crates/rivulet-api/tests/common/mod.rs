@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -34,12 +33,7 @@ pub async fn api() -> TestApi {
     let dir = tempfile::tempdir().unwrap();
     let uri = StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) };
     let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
-    let state = AppState {
-        tracking: Arc::new(store.clone()),
-        traces: Arc::new(store.clone()),
-        trace_experiments: Arc::new(rivulet_api::otlp::TraceExperiments::new(None)),
-        settings: Arc::new(ApiSettings::default()),
-    };
+    let state = AppState::new(store.clone(), None, ApiSettings::default());
     TestApi { router: rivulet_api::router(state), store, _dir: dir }
 }
 
