@@ -38,6 +38,9 @@ pub struct ApiSettings {
     pub static_prefix: Option<String>,
     /// Size and shape limits of OTLP export requests.
     pub otlp_limits: otlp::decode::DecodeLimits,
+    /// Protobuf bytes of OTLP exports that may be converted, queued or awaiting commit at once
+    /// (see `otlp::ExportAdmission`).
+    pub otlp_in_flight_bytes: usize,
     /// Artifact storage (`--artifacts-destination`, `--default-artifact-root`); disabled by default.
     pub artifacts: Arc<rivulet_artifacts::Artifacts>,
     /// Host check, CORS, security headers and authentication (`--allowed-hosts`,
@@ -56,6 +59,7 @@ impl Default for ApiSettings {
             max_request_bytes: 64 * 1024 * 1024,
             static_prefix: None,
             otlp_limits: otlp::decode::DecodeLimits::default(),
+            otlp_in_flight_bytes: 24 * 1024 * 1024,
             artifacts: Arc::new(rivulet_artifacts::Artifacts::disabled()),
             security: security::SecuritySettings::default(),
             ops: ops::Ops::default(),
@@ -70,6 +74,8 @@ pub struct AppState {
     pub traces: Arc<dyn TraceStore>,
     /// Where OTLP exports without an experiment id go.
     pub trace_experiments: Arc<otlp::TraceExperiments>,
+    /// The byte budget OTLP exports share while they are converted and stored.
+    pub export_admission: Arc<otlp::ExportAdmission>,
     pub settings: Arc<ApiSettings>,
 }
 
@@ -81,6 +87,7 @@ impl AppState {
             tracking: Arc::new(store.clone()),
             traces: Arc::new(store),
             trace_experiments: Arc::new(otlp::TraceExperiments::new(default_trace_experiment)),
+            export_admission: Arc::new(otlp::ExportAdmission::new(settings.otlp_in_flight_bytes)),
             settings: Arc::new(settings),
         }
     }

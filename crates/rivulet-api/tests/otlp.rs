@@ -244,8 +244,9 @@ async fn bad_input_is_refused_and_stores_nothing() {
         .post(&[("content-type", "application/x-protobuf"), ("content-encoding", "gzip"), ("x-mlflow-experiment-id", &experiment)], bomb)
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    let (status, _, _) = h.post(&proto, vec![0u8; 9 * 1024 * 1024]).await;
+    let (status, _, body) = h.post(&proto, vec![0u8; 9 * 1024 * 1024]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(rpc_message(&body).contains("exceeds 8388608 bytes"), "an OTLP status says why: {}", rpc_message(&body));
 
     // A request mixing good and bad spans stores the good ones and reports the rest.
     let mixed = export(vec![otlp_span(8, 1, None, 0, 10), short_id]);
@@ -259,6 +260,39 @@ async fn bad_input_is_refused_and_stores_nothing() {
     assert_eq!(status, StatusCode::OK, "an empty export is a success");
     assert_eq!(h.trace_count().await, 2, "only the good traces are stored");
     assert_eq!(h.store.get_spans("tr-01010101010101010101010101010101").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn exports_share_an_in_flight_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) }, StoreSettings::default()).await.unwrap();
+    let settings = ApiSettings { otlp_in_flight_bytes: 64 * 1024, ..ApiSettings::default() };
+    let h = Harness { state: AppState::new(store.clone(), None, settings), store, _dir: dir };
+    let experiment = h.experiment("e").await;
+
+    // Larger than the whole budget: runs alone rather than never.
+    let mut big = otlp_span(1, 1, None, 0, 10);
+    big.attributes.push(string_attribute("output.value", &"y".repeat(200 * 1024)));
+    assert_eq!(h.post_proto(&experiment, &export(vec![big])).await.0, StatusCode::OK);
+    assert_eq!(h.state.export_admission.available_bytes(), 64 * 1024, "an answered export gives its room back");
+
+    // With the budget taken, an export waits, then is told to retry; nothing of it is stored.
+    let held = h.state.export_admission.admit(usize::MAX).await.unwrap();
+    let request = Request::post("/v1/traces")
+        .header("content-type", "application/x-protobuf")
+        .header("x-mlflow-experiment-id", &experiment)
+        .body(Body::from(export(vec![otlp_span(2, 1, None, 0, 10)]).encode_to_vec()))
+        .unwrap();
+    let response = rivulet_api::router(h.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("2"), "the Collector retries 503");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(rpc_message(&body).contains("overloaded"), "{}", rpc_message(&body));
+    assert_eq!(h.trace_count().await, 1);
+
+    drop(held);
+    assert_eq!(h.post_proto(&experiment, &export(vec![otlp_span(2, 1, None, 0, 10)])).await.0, StatusCode::OK);
+    assert_eq!(h.trace_count().await, 2);
 }
 
 #[tokio::test]

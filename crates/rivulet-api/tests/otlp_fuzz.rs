@@ -81,7 +81,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         for encoding in [Encoding::Protobuf, Encoding::Json] {
             if let Ok(request) = decode_request(&bytes, encoding) {
-                let _ = convert_request(&request, &limits());
+                let _ = convert_request(request, &limits());
             }
         }
         for content_encoding in ["gzip", "deflate", "identity"] {
@@ -92,7 +92,7 @@ proptest! {
     #[test]
     fn arbitrary_json_text_never_panics(text in ".{0,512}") {
         if let Ok(request) = decode_request(text.as_bytes(), Encoding::Json) {
-            let _ = convert_request(&request, &limits());
+            let _ = convert_request(request, &limits());
         }
     }
 
@@ -104,7 +104,7 @@ proptest! {
         // The protobuf round trip must give the same result as the decoded message.
         let decoded = decode_request(&request.encode_to_vec(), Encoding::Protobuf).unwrap();
         prop_assert_eq!(&decoded, &request);
-        let converted = convert_request(&decoded, &limits());
+        let converted = convert_request(decoded, &limits());
         prop_assert_eq!(converted.spans.len() + converted.rejected.len(), spans.len());
         for span in converted.spans {
             prop_assert!(span.start_time_unix_nano > 0);

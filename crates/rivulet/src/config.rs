@@ -74,6 +74,11 @@ pub struct ServerArgs {
     #[arg(long, env = "RIVULET_OTLP_MAX_BODY_MIB", default_value_t = 64)]
     pub otlp_max_body_mib: usize,
 
+    /// OTLP export bytes (decompressed) that may be decoded, queued or awaiting commit at once,
+    /// in MiB; later exports wait, then get 503. Peak memory is about five times this.
+    #[arg(long, env = "RIVULET_OTLP_MAX_IN_FLIGHT_MIB", default_value_t = 24)]
+    pub otlp_max_in_flight_mib: usize,
+
     /// Do not create or migrate the database schema at start; only check it (for a migration Job).
     #[arg(long)]
     pub no_migrate: bool,
@@ -161,6 +166,7 @@ pub struct ServerConfig {
     pub default_trace_experiment: Option<String>,
     pub otlp_grpc_port: u16,
     pub otlp_max_body_bytes: usize,
+    pub otlp_in_flight_bytes: usize,
     /// `MLFLOW_S3_ENDPOINT_URL`: endpoint of S3-compatible artifact storage (MinIO, Ceph, moto).
     pub s3_endpoint: Option<String>,
     /// `MLFLOW_S3_IGNORE_TLS=true`: accept the endpoint's invalid TLS certificate.
@@ -256,6 +262,7 @@ impl ServerConfig {
             default_trace_experiment: args.default_trace_experiment.clone().filter(|n| !n.trim().is_empty()),
             otlp_grpc_port: args.otlp_grpc_port,
             otlp_max_body_bytes: args.otlp_max_body_mib.max(1) * 1024 * 1024,
+            otlp_in_flight_bytes: args.otlp_max_in_flight_mib.max(1) * 1024 * 1024,
             s3_endpoint: env("MLFLOW_S3_ENDPOINT_URL").filter(|e| !e.trim().is_empty()),
             s3_ignore_tls: env("MLFLOW_S3_IGNORE_TLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
             security: rivulet_api::security::SecuritySettings::from_flags(&rivulet_api::security::SecurityFlags {

@@ -117,6 +117,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         ..ApiSettings::default()
     };
     settings.otlp_limits.max_body_bytes = config.otlp_max_body_bytes;
+    settings.otlp_in_flight_bytes = config.otlp_in_flight_bytes;
     let artifacts = artifact_storage(&config)?;
     for (root, error) in artifacts.check().await {
         // Not fatal: storage may come up after the server (a bucket created by a later job).

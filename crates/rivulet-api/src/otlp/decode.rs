@@ -145,10 +145,11 @@ pub fn decode_request(bytes: &[u8], encoding: Encoding) -> Result<ExportTraceSer
     }
 }
 
-/// Spans of a request that passed validation, and why the others did not.
-#[derive(Debug, Default)]
-pub struct ConvertedSpans {
-    pub spans: Vec<Span>,
+/// Spans of a request that passed validation (as `Span`s, or what each was turned into), and
+/// why the others did not.
+#[derive(Debug)]
+pub struct ConvertedSpans<T = Span> {
+    pub spans: Vec<T>,
     /// Resource attributes per MLflow trace id, as MLflow turns them into trace tags.
     pub resource_tags: BTreeMap<String, Vec<(String, String)>>,
     pub rejected: Vec<String>,
@@ -194,34 +195,45 @@ fn quoted_len(text: &str) -> usize {
         .sum::<usize>()
 }
 
-/// An OTLP AnyValue as a JSON value; strings holding JSON are decoded one layer (MLflow's
-/// sanitize step), so `input.value = '{"q":1}'` is stored as the object.
-fn any_value(value: &AnyValue, depth: usize, limits: &DecodeLimits) -> Result<Value, String> {
+/// An OTLP AnyValue as a JSON value, taking its strings rather than copying them; strings
+/// holding JSON are decoded one layer (MLflow's sanitize step), so `input.value = '{"q":1}'` is
+/// stored as the object.
+fn any_value(value: AnyValue, depth: usize, limits: &DecodeLimits) -> Result<Value, String> {
     if depth > limits.max_value_depth {
         return Err(format!("attribute value nested deeper than {} levels", limits.max_value_depth));
     }
-    Ok(match &value.value {
+    Ok(match value.value {
         // A string-table index only means something inside OTLP profiles; spans never use it.
         None | Some(OtlpValue::StringValueStrindex(_)) => Value::Null,
-        Some(OtlpValue::StringValue(s)) => sanitize_attribute(Value::String(s.clone())),
-        Some(OtlpValue::BoolValue(b)) => Value::Bool(*b),
-        Some(OtlpValue::IntValue(i)) => Value::from(*i),
-        Some(OtlpValue::DoubleValue(d)) => serde_json::Number::from_f64(*d).map_or_else(|| Value::String(d.to_string()), Value::Number),
+        Some(OtlpValue::StringValue(s)) => sanitize_attribute(Value::String(s)),
+        Some(OtlpValue::BoolValue(b)) => Value::Bool(b),
+        Some(OtlpValue::IntValue(i)) => Value::from(i),
+        Some(OtlpValue::DoubleValue(d)) => serde_json::Number::from_f64(d).map_or_else(|| Value::String(d.to_string()), Value::Number),
         Some(OtlpValue::BytesValue(bytes)) => {
             use base64::Engine;
             Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
         }
         Some(OtlpValue::ArrayValue(array)) => {
-            Value::Array(array.values.iter().map(|v| any_value(v, depth + 1, limits)).collect::<Result<_, _>>()?)
+            Value::Array(array.values.into_iter().map(|v| any_value(v, depth + 1, limits)).collect::<Result<_, _>>()?)
         }
-        Some(OtlpValue::KvlistValue(list)) => Value::Object(key_values(&list.values, depth + 1, limits)?),
+        Some(OtlpValue::KvlistValue(list)) => Value::Object(key_values(list.values, depth + 1, limits, Strings::Decoded)?),
     })
 }
 
-fn key_values(values: &[KeyValue], depth: usize, limits: &DecodeLimits) -> Result<Map<String, Value>, String> {
+/// How a top-level string attribute is kept: span and resource attributes have JSON text
+/// decoded (MLflow's sanitize step); event and link attributes stay as sent, as MLflow keeps
+/// them. Nested strings are decoded either way.
+#[derive(Clone, Copy, PartialEq)]
+enum Strings {
+    Decoded,
+    AsSent,
+}
+
+fn key_values(values: Vec<KeyValue>, depth: usize, limits: &DecodeLimits, strings: Strings) -> Result<Map<String, Value>, String> {
     let mut map = Map::with_capacity(values.len());
     for kv in values {
-        let value = match &kv.value {
+        let value = match kv.value {
+            Some(AnyValue { value: Some(OtlpValue::StringValue(s)) }) if strings == Strings::AsSent => Value::String(s),
             Some(v) => any_value(v, depth, limits)?,
             None => Value::Null,
         };
@@ -232,7 +244,7 @@ fn key_values(values: &[KeyValue], depth: usize, limits: &DecodeLimits) -> Resul
                 limits.max_attribute_bytes
             ));
         }
-        map.insert(kv.key.clone(), value);
+        map.insert(kv.key, value);
     }
     Ok(map)
 }
@@ -252,12 +264,22 @@ fn attribute_text(value: &Value) -> String {
     }
 }
 
-/// Converts and validates every span of a request. A span with a bad id, an impossible
-/// timestamp or an oversized or over-deep attribute is rejected on its own, with the reason.
-pub fn convert_request(request: &ExportTraceServiceRequest, limits: &DecodeLimits) -> ConvertedSpans {
-    let mut converted = ConvertedSpans::default();
-    for resource_spans in &request.resource_spans {
-        let resource = match resource_spans.resource.as_ref().map(|r| key_values(&r.attributes, 0, limits)).transpose() {
+/// Converts and validates every span of a request, consuming it: its strings move into the
+/// spans instead of being copied, and nothing of the decoded request outlives the conversion
+/// (an export waiting for its commit holds only its prepared spans). A span with a bad id, an
+/// impossible timestamp or an oversized or over-deep attribute is rejected on its own, with
+/// the reason.
+pub fn convert_request(request: ExportTraceServiceRequest, limits: &DecodeLimits) -> ConvertedSpans {
+    convert_request_with(request, limits, |span| span)
+}
+
+/// [`convert_request`], passing each valid span through `each` as soon as it is converted: the
+/// ingest path prepares spans here, so a large export never holds all its spans as parsed JSON
+/// values at once.
+pub fn convert_request_with<T>(request: ExportTraceServiceRequest, limits: &DecodeLimits, mut each: impl FnMut(Span) -> T) -> ConvertedSpans<T> {
+    let mut converted = ConvertedSpans { spans: Vec::new(), resource_tags: BTreeMap::new(), rejected: Vec::new() };
+    for resource_spans in request.resource_spans {
+        let resource = match resource_spans.resource.map(|r| key_values(r.attributes, 0, limits, Strings::Decoded)).transpose() {
             Ok(resource) => resource.unwrap_or_default(),
             Err(reason) => {
                 let n: usize = resource_spans.scope_spans.iter().map(|s| s.spans.len()).sum();
@@ -267,8 +289,9 @@ pub fn convert_request(request: &ExportTraceServiceRequest, limits: &DecodeLimit
         };
         let service_name = resource.get("service.name").map(attribute_text);
         let resource_tags: Vec<(String, String)> = resource.iter().map(|(k, v)| (k.clone(), attribute_text(v))).collect();
-        for scope_spans in &resource_spans.scope_spans {
-            for otlp in &scope_spans.spans {
+        for scope_spans in resource_spans.scope_spans {
+            for otlp in scope_spans.spans {
+                let label_id: Option<[u8; 8]> = otlp.span_id.as_slice().try_into().ok();
                 match convert_span(otlp, limits, service_name.clone()) {
                     Ok(span) => {
                         if !resource_tags.is_empty() {
@@ -277,10 +300,13 @@ pub fn convert_request(request: &ExportTraceServiceRequest, limits: &DecodeLimit
                                 tags.extend(resource_tags.iter().cloned());
                             }
                         }
-                        converted.spans.push(span);
+                        converted.spans.push(each(span));
                     }
                     Err(reason) => {
-                        let label = if otlp.span_id.len() == 8 { hex_id(&otlp.span_id) } else { format!("#{}", converted.rejected.len()) };
+                        let label = match label_id {
+                            Some(id) => hex_id(&id),
+                            None => format!("#{}", converted.rejected.len()),
+                        };
                         converted.rejected.push(format!("span {label}: {reason}"));
                     }
                 }
@@ -291,7 +317,7 @@ pub fn convert_request(request: &ExportTraceServiceRequest, limits: &DecodeLimit
 }
 
 fn convert_span(
-    otlp: &opentelemetry_proto::tonic::trace::v1::Span,
+    otlp: opentelemetry_proto::tonic::trace::v1::Span,
     limits: &DecodeLimits,
     service_name: Option<String>,
 ) -> Result<Span, String> {
@@ -310,49 +336,42 @@ fn convert_span(
     if end != 0 && (end < start || end > MAX_TIMESTAMP_NANOS) {
         return Err(format!("end_time_unix_nano {end} is before the start or not a plausible time"));
     }
-    let attributes = key_values(&otlp.attributes, 0, limits)?;
+    let attributes = key_values(otlp.attributes, 0, limits, Strings::Decoded)?;
     let events = otlp
         .events
-        .iter()
+        .into_iter()
         .map(|event| {
-            Ok(SpanEvent { name: event.name.clone(), time_unix_nano: event.time_unix_nano, attributes: raw_key_values(&event.attributes, limits)? })
+            let attributes = key_values(event.attributes, 0, limits, Strings::AsSent)?;
+            Ok(SpanEvent { name: event.name, time_unix_nano: event.time_unix_nano, attributes })
         })
         .collect::<Result<Vec<_>, String>>()?;
     let links = otlp
         .links
-        .iter()
+        .into_iter()
         .filter_map(|link| {
             let trace_id: [u8; 16] = link.trace_id.as_slice().try_into().ok()?;
             let span_id: [u8; 8] = link.span_id.as_slice().try_into().ok()?;
-            Some(raw_key_values(&link.attributes, limits).map(|attributes| SpanLink { trace_id, span_id, attributes }))
+            Some(key_values(link.attributes, 0, limits, Strings::AsSent).map(|attributes| SpanLink { trace_id, span_id, attributes }))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let status = otlp.status.as_ref();
+    let (status_code, status_message) = match otlp.status {
+        Some(status) => (status.code, status.message),
+        None => (0, String::new()),
+    };
     Ok(Span {
         trace_id,
         span_id,
         parent_span_id,
-        name: otlp.name.clone(),
+        name: otlp.name,
         start_time_unix_nano: start,
         end_time_unix_nano: end,
-        status_code: StatusCode::from_otlp(status.map_or(0, |s| s.code)),
-        status_message: status.map(|s| s.message.clone()).unwrap_or_default(),
+        status_code: StatusCode::from_otlp(status_code),
+        status_message,
         attributes,
         events,
         links,
         service_name,
     })
-}
-
-/// Event and link attributes stay native (MLflow does not decode JSON strings there).
-fn raw_key_values(values: &[KeyValue], limits: &DecodeLimits) -> Result<Map<String, Value>, String> {
-    let mut map = key_values(values, 0, limits)?;
-    for (kv, (_, value)) in values.iter().zip(map.iter_mut()) {
-        if let Some(AnyValue { value: Some(OtlpValue::StringValue(s)) }) = &kv.value {
-            *value = Value::String(s.clone());
-        }
-    }
-    Ok(map)
 }
 
 #[cfg(test)]
@@ -418,6 +437,44 @@ mod tests {
         assert_eq!(decompressed_size_hint(&lying, true, 1 << 30), body.len() * 32, "a lying trailer gets a plausible ratio");
         assert_eq!(decompressed_size_hint(&[], true, 1 << 20), 0);
         assert_eq!(decompress(&body, Some("gzip"), 1 << 20).unwrap().len(), 1800);
+    }
+
+    #[test]
+    fn span_attributes_are_decoded_and_event_and_link_attributes_kept_as_sent() {
+        use opentelemetry_proto::tonic::common::v1::KeyValueList;
+        use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status};
+        let text = |s: &str| Some(AnyValue { value: Some(OtlpValue::StringValue(s.into())) });
+        let kv = |key: &str, value: Option<AnyValue>| KeyValue { key: key.into(), value, ..Default::default() };
+        let nested = Some(AnyValue {
+            value: Some(OtlpValue::KvlistValue(KeyValueList { values: vec![kv("inner", text(r#"{"q":2}"#))] })),
+        });
+        let otlp = OtlpSpan {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "answer".into(),
+            start_time_unix_nano: 1_764_000_000_000_000_000,
+            end_time_unix_nano: 1_764_000_000_100_000_000,
+            attributes: vec![kv("input.value", text(r#"{"q":1}"#))],
+            events: vec![span::Event {
+                name: "retry".into(),
+                attributes: vec![kv("payload", text(r#"{"q":1}"#)), kv("nested", nested)],
+                ..Default::default()
+            }],
+            links: vec![span::Link { trace_id: vec![3; 16], span_id: vec![4; 8], attributes: vec![kv("why", text("[1]"))], ..Default::default() }],
+            status: Some(Status { code: 2, message: "boom".into() }),
+            ..Default::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans { scope_spans: vec![ScopeSpans { spans: vec![otlp], ..Default::default() }], ..Default::default() }],
+        };
+        let converted = convert_request(request, &DecodeLimits::default());
+        let span = &converted.spans[0];
+        assert_eq!((span.name.as_str(), span.status_message.as_str()), ("answer", "boom"));
+        assert_eq!(span.attributes["input.value"], serde_json::json!({"q": 1}), "span attributes holding JSON are decoded");
+        let event = &span.events[0].attributes;
+        assert_eq!(event["payload"], Value::String(r#"{"q":1}"#.into()), "event attributes stay as sent");
+        assert_eq!(event["nested"], serde_json::json!({"inner": {"q": 2}}), "nested strings are decoded either way");
+        assert_eq!(span.links[0].attributes["why"], Value::String("[1]".into()));
     }
 
     #[test]

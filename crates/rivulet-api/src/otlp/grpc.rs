@@ -4,6 +4,7 @@
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use rivulet_core::ErrorCode;
+use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
@@ -44,7 +45,10 @@ impl TraceService for OtlpTraceService {
             run_id: metadata_text(&request, RUN_ID_HEADER).filter(|r| !r.is_empty()),
         };
         let limits = self.state.settings.otlp_limits;
-        match ingest_export(&self.state, &target, request.get_ref(), &limits).await {
+        // tonic has decoded the message already; its encoded size stands for its bytes.
+        let request = request.into_inner();
+        let admitted = self.state.export_admission.admit(request.encoded_len()).await.map_err(|error| status_of(error.code, error.message))?;
+        match ingest_export(&self.state, &target, request, &limits, admitted).await {
             Ok(outcome) => Ok(Response::new(ExportTraceServiceResponse { partial_success: outcome.partial_success() })),
             Err(ExportError::Rejected(message)) => Err(Status::invalid_argument(message)),
             Err(ExportError::Core(error)) => Err(status_of(error.code, error.message)),

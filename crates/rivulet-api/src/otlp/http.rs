@@ -1,7 +1,9 @@
 //! `POST /v1/traces`: OTLP/HTTP with protobuf or JSON, gzip or deflate; answers in the
 //! request's encoding, errors as `google.rpc.Status`.
 
-use axum::body::Bytes;
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,16 +61,58 @@ fn error_response(encoding: Encoding, status: u16, message: &str) -> Response {
     response
 }
 
-pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// How long a client may take to send an export's body; a turn to read is held meanwhile.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A body that could not be read: too large (413), or the connection failed (400).
+fn body_error(encoding: Encoding, error: &axum::Error, limit: usize) -> Response {
+    use std::error::Error as _;
+    let mut source = error.source();
+    let mut too_large = false;
+    while let Some(cause) = source {
+        too_large |= cause.is::<http_body_util::LengthLimitError>();
+        source = cause.source();
+    }
+    if too_large {
+        error_response(encoding, 413, &format!("request body exceeds {limit} bytes"))
+    } else {
+        error_response(encoding, 400, &format!("cannot read the request body: {error}"))
+    }
+}
+
+pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let content_type = header_text(&headers, header::CONTENT_TYPE.as_str());
     let encoding = match encoding_of(content_type.as_deref()) {
         Ok(encoding) => encoding,
         Err(error) => return error_response(Encoding::Json, error.status, &error.message),
     };
     let limits = state.settings.otlp_limits;
-    let decoded = decompress(&body, header_text(&headers, header::CONTENT_ENCODING.as_str()).as_deref(), limits.max_body_bytes)
-        .and_then(|bytes| decode_request(&bytes, encoding));
+    // The body is read only on this export's turn: exports beyond a few wait unread, holding
+    // no memory, while the budget is full (see `ExportAdmission`).
+    let reading = match state.export_admission.start_reading().await {
+        Ok(reading) => reading,
+        Err(error) => return error_response(encoding, error.code.http_status(), &error.message),
+    };
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limits.max_body_bytes)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(error)) => return body_error(encoding, &error, limits.max_body_bytes),
+        Err(_) => return error_response(encoding, 408, &format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs())),
+    };
+    let bytes = decompress(&body, header_text(&headers, header::CONTENT_ENCODING.as_str()).as_deref(), limits.max_body_bytes);
     drop(body);
+    let bytes = match bytes {
+        Ok(bytes) => bytes,
+        Err(OtlpError { status, message }) => return error_response(encoding, status, &message),
+    };
+    // Room is taken before decoding: a decoded request is several times its bytes, and exports
+    // waiting for room should hold no more than those bytes.
+    let admitted = match state.export_admission.admit(bytes.len()).await {
+        Ok(admitted) => admitted,
+        Err(error) => return error_response(encoding, error.code.http_status(), &error.message),
+    };
+    drop(reading);
+    let decoded = decode_request(&bytes, encoding);
+    drop(bytes);
     let request = match decoded {
         Ok(request) => request,
         Err(OtlpError { status, message }) => return error_response(encoding, status, &message),
@@ -80,7 +124,7 @@ pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, bo
         },
         run_id: header_text(&headers, RUN_ID_HEADER).filter(|r| !r.is_empty()),
     };
-    match ingest_export(&state, &target, &request, &limits).await {
+    match ingest_export(&state, &target, request, &limits, admitted).await {
         Ok(outcome) => {
             let response = ExportTraceServiceResponse { partial_success: outcome.partial_success() };
             let body = match encoding {

@@ -1,6 +1,7 @@
 //! OTLP trace ingest: `POST /v1/traces` (protobuf or JSON, compressed or not) and gRPC
 //! `TraceService/Export`, both feeding one ingest path.
 
+mod admission;
 pub mod decode;
 mod experiment;
 pub mod grpc;
@@ -13,11 +14,12 @@ use rivulet_core::traces::model::SpanBatch;
 use rivulet_core::traces::prepare::prepare_span;
 use rivulet_core::CoreError;
 
+pub use admission::{Admitted, ExportAdmission};
 pub use experiment::{ExperimentSelector, TraceExperiments};
 pub use http::export_traces;
 
 use crate::AppState;
-use decode::{convert_request, DecodeLimits};
+use decode::{convert_request_with, DecodeLimits};
 
 /// What an export request asks: where its traces go, and an optional run to link them to.
 #[derive(Debug, Clone, Default)]
@@ -57,15 +59,24 @@ pub enum ExportError {
 }
 
 /// The one ingest path behind both transports: validate, apply conventions, store durably.
-pub async fn ingest_export(state: &AppState, target: &ExportTarget, request: &ExportTraceServiceRequest, limits: &DecodeLimits) -> Result<ExportOutcome, ExportError> {
+/// `admitted` is the export's share of the in-flight budget, held until it is answered.
+pub async fn ingest_export(
+    state: &AppState,
+    target: &ExportTarget,
+    request: ExportTraceServiceRequest,
+    limits: &DecodeLimits,
+    admitted: Admitted,
+) -> Result<ExportOutcome, ExportError> {
     // [ops] Spans received/accepted/rejected and batch sizes, counted for both transports here.
+    let received = crate::ops::count_spans(&request);
     let result = ingest_export_unmetered(state, target, request, limits).await;
-    state.settings.ops.metrics.record_export(crate::ops::count_spans(request), &result);
+    drop(admitted);
+    state.settings.ops.metrics.record_export(received, &result);
     result
 }
 
-async fn ingest_export_unmetered(state: &AppState, target: &ExportTarget, request: &ExportTraceServiceRequest, limits: &DecodeLimits) -> Result<ExportOutcome, ExportError> {
-    let converted = convert_request(request, limits);
+async fn ingest_export_unmetered(state: &AppState, target: &ExportTarget, request: ExportTraceServiceRequest, limits: &DecodeLimits) -> Result<ExportOutcome, ExportError> {
+    let converted = convert_request_with(request, limits, prepare_span);
     if converted.spans.is_empty() {
         if converted.rejected.is_empty() {
             // An empty export is a success (OTLP specification), and needs no experiment.
@@ -75,10 +86,9 @@ async fn ingest_export_unmetered(state: &AppState, target: &ExportTarget, reques
         return Err(ExportError::Rejected(format!("every span was rejected: {}", shown.join("; "))));
     }
     let experiment_id = state.trace_experiments.resolve(state, &target.selector).await.map_err(ExportError::Core)?;
-    let spans = converted.spans.into_iter().map(prepare_span).collect();
     let batch = SpanBatch {
         experiment_id,
-        spans,
+        spans: converted.spans,
         resource_tags: converted.resource_tags.into_iter().collect::<BTreeMap<_, _>>(),
         run_id: target.run_id.clone(),
     };

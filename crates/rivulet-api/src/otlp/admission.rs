@@ -1,0 +1,136 @@
+//! How much export work may be in the server at once: a few exports may read their bodies,
+//! and a byte budget is taken before an export is decoded and held until it is answered.
+//!
+//! An export's decoded request becomes spans (parsed JSON values), then prepared spans with
+//! their MLflow JSON, then waits in the writer's queue for its commit: about five times its
+//! protobuf size at the peak. Unbounded, ten concurrent exports of 8,000 spans (the Collector
+//! sends up to ten batches of 8,192 by default) took the server to 781 MiB; with a 24 MiB
+//! budget, about 290 MiB at the same throughput. Exports past the budget wait their turn (first
+//! come, first served) without having read their bodies, and past a few seconds are answered
+//! 503 with `Retry-After`, which the Collector retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rivulet_core::CoreError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Exports that may be reading, decompressing or waiting for budget at once: each holds its
+/// compressed and decompressed body, so this bounds the memory of those that wait.
+const READING_EXPORTS: usize = 2;
+/// Budget unit: permits count KiB, so a budget of gigabytes still fits a semaphore's `u32`.
+const UNIT_BYTES: usize = 1024;
+/// How long an export waits for room before it is answered 503.
+const ADMISSION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The budget every transport's exports share.
+#[derive(Debug)]
+pub struct ExportAdmission {
+    reading: Arc<Semaphore>,
+    permits: Arc<Semaphore>,
+    capacity_units: u32,
+    timeout: Duration,
+}
+
+/// Room taken by one export; released when dropped.
+#[derive(Debug)]
+pub struct Admitted(#[allow(dead_code)] OwnedSemaphorePermit);
+
+/// A turn to read and decompress an export's body; given back once the export is admitted.
+#[derive(Debug)]
+pub struct Reading(#[allow(dead_code)] OwnedSemaphorePermit);
+
+fn overloaded() -> CoreError {
+    CoreError::unavailable("span ingest is overloaded: too many export bytes in progress; retry later")
+}
+
+impl ExportAdmission {
+    pub fn new(budget_bytes: usize) -> Self {
+        let capacity_units = (budget_bytes / UNIT_BYTES).clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
+        ExportAdmission {
+            reading: Arc::new(Semaphore::new(READING_EXPORTS)),
+            permits: Arc::new(Semaphore::new(capacity_units as usize)),
+            capacity_units,
+            timeout: ADMISSION_TIMEOUT,
+        }
+    }
+
+    /// Units an export of `request_bytes` takes: at least one, at most the whole budget (an
+    /// export larger than the budget runs alone, within the body limit).
+    fn units(&self, request_bytes: usize) -> u32 {
+        (request_bytes.div_ceil(UNIT_BYTES)).clamp(1, self.capacity_units as usize) as u32
+    }
+
+    /// Waits for a turn to read an export's body. Held until [`ExportAdmission::admit`]
+    /// answers, so exports waiting for budget hold their bodies only a few at a time; the rest
+    /// wait unread.
+    pub async fn start_reading(&self) -> Result<Reading, CoreError> {
+        match tokio::time::timeout(self.timeout, self.reading.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Reading(permit)),
+            _ => Err(overloaded()),
+        }
+    }
+
+    /// Waits for room for an export of `request_bytes` (its decompressed size).
+    pub async fn admit(&self, request_bytes: usize) -> Result<Admitted, CoreError> {
+        let units = self.units(request_bytes);
+        match tokio::time::timeout(self.timeout, self.permits.clone().acquire_many_owned(units)).await {
+            Ok(Ok(permit)) => Ok(Admitted(permit)),
+            _ => Err(overloaded()),
+        }
+    }
+
+    /// Bytes of budget free now (for tests and metrics).
+    pub fn available_bytes(&self) -> usize {
+        self.permits.available_permits() * UNIT_BYTES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn exports_past_the_budget_wait_and_an_oversized_one_runs_alone() {
+        let admission = ExportAdmission::new(10 * UNIT_BYTES);
+        assert_eq!(admission.units(0), 1, "an empty export still takes a unit");
+        assert_eq!(admission.units(UNIT_BYTES + 1), 2);
+        assert_eq!(admission.units(1 << 30), 10, "larger than the budget: takes all of it");
+
+        let first = admission.admit(6 * UNIT_BYTES).await.unwrap();
+        assert_eq!(admission.available_bytes(), 4 * UNIT_BYTES);
+        let waiting = admission.admit(6 * UNIT_BYTES);
+        tokio::pin!(waiting);
+        assert!(tokio::time::timeout(Duration::from_millis(50), &mut waiting).await.is_err(), "no room: the second export waits");
+        drop(first);
+        let second = waiting.await.unwrap();
+        assert_eq!(admission.available_bytes(), 4 * UNIT_BYTES);
+        drop(second);
+        let whole = admission.admit(1 << 30).await.unwrap();
+        assert_eq!(admission.available_bytes(), 0);
+        drop(whole);
+        assert_eq!(admission.available_bytes(), 10 * UNIT_BYTES, "every unit comes back");
+    }
+
+    #[tokio::test]
+    async fn only_a_few_exports_read_at_once() {
+        let admission = ExportAdmission { timeout: Duration::from_millis(20), ..ExportAdmission::new(UNIT_BYTES) };
+        let mut turns = Vec::new();
+        for _ in 0..READING_EXPORTS {
+            turns.push(admission.start_reading().await.unwrap());
+        }
+        let error = admission.start_reading().await.unwrap_err();
+        assert_eq!(error.code, rivulet_core::ErrorCode::TemporarilyUnavailable);
+        turns.pop();
+        admission.start_reading().await.expect("a turn given back is taken again");
+    }
+
+    #[tokio::test]
+    async fn an_export_that_finds_no_room_in_time_is_unavailable() {
+        let admission = ExportAdmission { timeout: Duration::from_millis(20), ..ExportAdmission::new(4 * UNIT_BYTES) };
+        let _held = admission.admit(4 * UNIT_BYTES).await.unwrap();
+        let error = admission.admit(1).await.unwrap_err();
+        assert_eq!(error.code, rivulet_core::ErrorCode::TemporarilyUnavailable);
+        assert!(error.message.contains("retry"), "{}", error.message);
+    }
+}
