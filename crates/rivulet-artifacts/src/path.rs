@@ -145,6 +145,11 @@ impl ArtifactPath {
         if joined.len() > MAX_PATH_BYTES {
             return reject(Rejection::TooLong);
         }
+        // Dropping `.` segments can bring a drive or scheme to the front (`./C:` is `C:`).
+        let first_name = joined.split('/').next().unwrap_or_default();
+        if looks_like_scheme_or_drive(first_name, &joined) {
+            return reject(Rejection::SchemeOrDrive);
+        }
         let trailing_slash = decoded.ends_with('/') || decoded.ends_with("/.") || decoded == ".";
         Ok(ArtifactPath { joined, trailing_slash })
     }
@@ -255,6 +260,8 @@ mod tests {
         assert_eq!(rejection("/etc/passwd"), Rejection::Absolute);
         assert_eq!(rejection("C:/x"), Rejection::SchemeOrDrive);
         assert_eq!(rejection("file:///etc/passwd"), Rejection::SchemeOrDrive);
+        assert_eq!(rejection("%2e/C:"), Rejection::SchemeOrDrive, "a drive behind a dot segment");
+        assert_eq!(rejection(".//file:x"), Rejection::SchemeOrDrive);
         assert_eq!(rejection("a\0b"), Rejection::ControlCharacter);
         assert_eq!(rejection("a#b"), Rejection::UrlDelimiter);
         assert_eq!(rejection("%ff"), Rejection::NotUtf8);
