@@ -12,6 +12,7 @@
 #
 # Usage: bench/ingest/run.sh
 # Knobs: BACKENDS="sqlite postgresql"  CONCURRENCIES="8 32"  DURATION=15  RAW_TRACES=10000
+#        TRACES_PER_REQUEST=1 (Collector-style batches: e.g. 800 traces = 8,000 spans per export)
 #        READ_SPANS=1000000 (0 skips the read side)  PG_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres
 #        SHARED=<the shared bench folder>  RIVULET_BIN=<binary>  OUT=<dir>  MLFLOW_VENV=<venv>
 # Every step prints what it measures; raw JSON lands in OUT (default target/bench-results/ingest-<time>).
@@ -22,6 +23,7 @@ SHARED=${SHARED:-$REPO/../shared/bench}
 BACKENDS=${BACKENDS:-sqlite postgresql}
 CONCURRENCIES=${CONCURRENCIES:-8 32}
 DURATION=${DURATION:-15}
+TRACES_PER_REQUEST=${TRACES_PER_REQUEST:-1}
 RAW_TRACES=${RAW_TRACES:-10000}
 READ_SPANS=${READ_SPANS:-1000000}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
@@ -78,7 +80,7 @@ ingest_run() { # label, result file: a timed ingest run against the server at $B
   local id
   id=$("$LOAD" create-experiment --base-url "$BASE" --name bench | tail -1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["experiment_id"])')
   "$LOAD" ingest --base-url "$BASE" --experiment-id "$id" --duration-s "$DURATION" --concurrency "$concurrency" \
-    --server-pid "$SERVER_PID" --verify --label "$1" 2>"$WORK/load.log" | tail -1 >"$2"
+    --traces-per-request "$TRACES_PER_REQUEST" --server-pid "$SERVER_PID" --verify --label "$1" 2>"$WORK/load.log" | tail -1 >"$2"
   "$PY" - "$2" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
