@@ -1,13 +1,13 @@
-//! How much export work may be in the server at once: a few exports may read their bodies,
-//! and a byte budget is taken before an export is decoded and held until it is answered.
+//! How much export work may be in the server at once: a few exports may decompress their
+//! bodies, and a byte budget is taken before an export is decoded and held until it is answered.
 //!
 //! An export's decoded request becomes spans (parsed JSON values), then prepared spans with
 //! their MLflow JSON, then waits in the writer's queue for its commit: about five times its
 //! protobuf size at the peak. Unbounded, ten concurrent exports of 8,000 spans (the Collector
 //! sends up to ten batches of 8,192 by default) took the server to 781 MiB; with a 24 MiB
-//! budget, about 290 MiB at the same throughput. Exports past the budget wait their turn (first
-//! come, first served) without having read their bodies, and past a few seconds are answered
-//! 503 with `Retry-After`, which the Collector retries.
+//! budget, about 300 MiB at the same throughput. Exports past the budget wait their turn (first
+//! come, first served) holding only their compressed bodies, and past a few seconds are
+//! answered 503 with `Retry-After`, which the Collector retries.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +15,8 @@ use std::time::Duration;
 use rivulet_core::CoreError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Exports that may be reading, decompressing or waiting for budget at once: each holds its
-/// compressed and decompressed body, so this bounds the memory of those that wait.
+/// Exports that may be decompressing or waiting for budget with their bodies decompressed:
+/// each holds both forms of its body, so this bounds the memory of those that wait.
 const READING_EXPORTS: usize = 2;
 /// Budget unit: permits count KiB, so a budget of gigabytes still fits a semaphore's `u32`.
 const UNIT_BYTES: usize = 1024;
@@ -36,7 +36,7 @@ pub struct ExportAdmission {
 #[derive(Debug)]
 pub struct Admitted(#[allow(dead_code)] OwnedSemaphorePermit);
 
-/// A turn to read and decompress an export's body; given back once the export is admitted.
+/// A turn to decompress an export's body; given back once the export is admitted.
 #[derive(Debug)]
 pub struct Reading(#[allow(dead_code)] OwnedSemaphorePermit);
 
@@ -61,9 +61,9 @@ impl ExportAdmission {
         (request_bytes.div_ceil(UNIT_BYTES)).clamp(1, self.capacity_units as usize) as u32
     }
 
-    /// Waits for a turn to read an export's body. Held until [`ExportAdmission::admit`]
-    /// answers, so exports waiting for budget hold their bodies only a few at a time; the rest
-    /// wait unread.
+    /// Waits for a turn to decompress an export's body. Held until [`ExportAdmission::admit`]
+    /// answers, so only a few exports wait for budget with decompressed bodies; the rest wait
+    /// with their compressed bodies.
     pub async fn start_reading(&self) -> Result<Reading, CoreError> {
         match tokio::time::timeout(self.timeout, self.reading.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Reading(permit)),
@@ -113,7 +113,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_a_few_exports_read_at_once() {
+    async fn only_a_few_exports_decompress_at_once() {
         let admission = ExportAdmission { timeout: Duration::from_millis(20), ..ExportAdmission::new(UNIT_BYTES) };
         let mut turns = Vec::new();
         for _ in 0..READING_EXPORTS {

@@ -1,8 +1,6 @@
 //! `POST /v1/traces`: OTLP/HTTP with protobuf or JSON, gzip or deflate; answers in the
 //! request's encoding, errors as `google.rpc.Status`.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -61,9 +59,6 @@ fn error_response(encoding: Encoding, status: u16, message: &str) -> Response {
     response
 }
 
-/// How long a client may take to send an export's body; a turn to read is held meanwhile.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// A body that could not be read: too large (413), or the connection failed (400).
 fn body_error(encoding: Encoding, error: &axum::Error, limit: usize) -> Response {
     use std::error::Error as _;
@@ -87,16 +82,16 @@ pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, bo
         Err(error) => return error_response(Encoding::Json, error.status, &error.message),
     };
     let limits = state.settings.otlp_limits;
-    // The body is read only on this export's turn: exports beyond a few wait unread, holding
-    // no memory, while the budget is full (see `ExportAdmission`).
+    let body = match axum::body::to_bytes(body, limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return body_error(encoding, &error, limits.max_body_bytes),
+    };
+    // Only a few exports decompress at a time, and keep their turn until they have room in the
+    // budget: the others wait holding their compressed bodies alone (see `ExportAdmission`).
+    // The turn is taken after the body has arrived, so a slow sender holds up nobody else.
     let reading = match state.export_admission.start_reading().await {
         Ok(reading) => reading,
         Err(error) => return error_response(encoding, error.code.http_status(), &error.message),
-    };
-    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limits.max_body_bytes)).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(error)) => return body_error(encoding, &error, limits.max_body_bytes),
-        Err(_) => return error_response(encoding, 408, &format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs())),
     };
     let bytes = decompress(&body, header_text(&headers, header::CONTENT_ENCODING.as_str()).as_deref(), limits.max_body_bytes);
     drop(body);
