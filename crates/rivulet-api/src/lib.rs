@@ -103,10 +103,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/api/3.0/mlflow/server-info", get(meta::server_info))
         .route("/ajax-api/3.0/mlflow/server-info", get(meta::server_info))
-        .route(
-            "/v1/traces",
-            post(otlp::export_traces).layer(DefaultBodyLimit::max(state.settings.otlp_limits.max_body_bytes)),
-        )
+        // Reads its own body, within the OTLP body limit (`otlp_limits.max_body_bytes`).
+        .route("/v1/traces", post(otlp::export_traces))
         .nest("/api/2.0/mlflow", tracking.clone())
         .nest("/ajax-api/2.0/mlflow", tracking)
         .merge(traces::routes())

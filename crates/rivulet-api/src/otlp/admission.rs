@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Exports that may be decompressing or waiting for budget with their bodies decompressed:
 /// each holds both forms of its body, so this bounds the memory of those that wait.
-const READING_EXPORTS: usize = 2;
+const DECOMPRESSING_EXPORTS: usize = 2;
 /// Budget unit: permits count KiB, so a budget of gigabytes still fits a semaphore's `u32`.
 const UNIT_BYTES: usize = 1024;
 /// How long an export waits for room before it is answered 503.
@@ -26,7 +26,7 @@ const ADMISSION_TIMEOUT: Duration = Duration::from_secs(5);
 /// The budget every transport's exports share.
 #[derive(Debug)]
 pub struct ExportAdmission {
-    reading: Arc<Semaphore>,
+    decompressing: Arc<Semaphore>,
     permits: Arc<Semaphore>,
     capacity_units: u32,
     timeout: Duration,
@@ -34,11 +34,15 @@ pub struct ExportAdmission {
 
 /// Room taken by one export; released when dropped.
 #[derive(Debug)]
-pub struct Admitted(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct Admitted {
+    _permit: OwnedSemaphorePermit,
+}
 
 /// A turn to decompress an export's body; given back once the export is admitted.
 #[derive(Debug)]
-pub struct Reading(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct DecompressTurn {
+    _permit: OwnedSemaphorePermit,
+}
 
 fn overloaded() -> CoreError {
     CoreError::unavailable("span ingest is overloaded: too many export bytes in progress; retry later")
@@ -48,7 +52,7 @@ impl ExportAdmission {
     pub fn new(budget_bytes: usize) -> Self {
         let capacity_units = (budget_bytes / UNIT_BYTES).clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
         ExportAdmission {
-            reading: Arc::new(Semaphore::new(READING_EXPORTS)),
+            decompressing: Arc::new(Semaphore::new(DECOMPRESSING_EXPORTS)),
             permits: Arc::new(Semaphore::new(capacity_units as usize)),
             capacity_units,
             timeout: ADMISSION_TIMEOUT,
@@ -64,9 +68,9 @@ impl ExportAdmission {
     /// Waits for a turn to decompress an export's body. Held until [`ExportAdmission::admit`]
     /// answers, so only a few exports wait for budget with decompressed bodies; the rest wait
     /// with their compressed bodies.
-    pub async fn start_reading(&self) -> Result<Reading, CoreError> {
-        match tokio::time::timeout(self.timeout, self.reading.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(Reading(permit)),
+    pub async fn start_decompressing(&self) -> Result<DecompressTurn, CoreError> {
+        match tokio::time::timeout(self.timeout, self.decompressing.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(DecompressTurn { _permit: permit }),
             _ => Err(overloaded()),
         }
     }
@@ -75,12 +79,12 @@ impl ExportAdmission {
     pub async fn admit(&self, request_bytes: usize) -> Result<Admitted, CoreError> {
         let units = self.units(request_bytes);
         match tokio::time::timeout(self.timeout, self.permits.clone().acquire_many_owned(units)).await {
-            Ok(Ok(permit)) => Ok(Admitted(permit)),
+            Ok(Ok(permit)) => Ok(Admitted { _permit: permit }),
             _ => Err(overloaded()),
         }
     }
 
-    /// Bytes of budget free now (for tests and metrics).
+    /// Bytes of budget free now.
     pub fn available_bytes(&self) -> usize {
         self.permits.available_permits() * UNIT_BYTES
     }
@@ -116,13 +120,13 @@ mod tests {
     async fn only_a_few_exports_decompress_at_once() {
         let admission = ExportAdmission { timeout: Duration::from_millis(20), ..ExportAdmission::new(UNIT_BYTES) };
         let mut turns = Vec::new();
-        for _ in 0..READING_EXPORTS {
-            turns.push(admission.start_reading().await.unwrap());
+        for _ in 0..DECOMPRESSING_EXPORTS {
+            turns.push(admission.start_decompressing().await.unwrap());
         }
-        let error = admission.start_reading().await.unwrap_err();
+        let error = admission.start_decompressing().await.unwrap_err();
         assert_eq!(error.code, rivulet_core::ErrorCode::TemporarilyUnavailable);
         turns.pop();
-        admission.start_reading().await.expect("a turn given back is taken again");
+        admission.start_decompressing().await.expect("a turn given back is taken again");
     }
 
     #[tokio::test]

@@ -89,8 +89,8 @@ pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, bo
     // Only a few exports decompress at a time, and keep their turn until they have room in the
     // budget: the others wait holding their compressed bodies alone (see `ExportAdmission`).
     // The turn is taken after the body has arrived, so a slow sender holds up nobody else.
-    let reading = match state.export_admission.start_reading().await {
-        Ok(reading) => reading,
+    let turn = match state.export_admission.start_decompressing().await {
+        Ok(turn) => turn,
         Err(error) => return error_response(encoding, error.code.http_status(), &error.message),
     };
     let bytes = decompress(&body, header_text(&headers, header::CONTENT_ENCODING.as_str()).as_deref(), limits.max_body_bytes);
@@ -105,7 +105,7 @@ pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, bo
         Ok(admitted) => admitted,
         Err(error) => return error_response(encoding, error.code.http_status(), &error.message),
     };
-    drop(reading);
+    drop(turn);
     let decoded = decode_request(&bytes, encoding);
     drop(bytes);
     let request = match decoded {
