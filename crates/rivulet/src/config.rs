@@ -75,7 +75,8 @@ pub struct ServerArgs {
     pub otlp_max_body_mib: usize,
 
     /// OTLP export bytes (decompressed) that may be decoded, queued or awaiting commit at once,
-    /// in MiB; later exports wait, then get 503. Peak memory is about five times this.
+    /// in MiB; later exports wait, then get 503. An export takes about five times its size in
+    /// memory until it is answered.
     #[arg(long, env = "RIVULET_OTLP_MAX_IN_FLIGHT_MIB", default_value_t = 24)]
     pub otlp_max_in_flight_mib: usize,
 
