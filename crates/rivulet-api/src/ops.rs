@@ -75,6 +75,8 @@ pub struct Metrics {
     db_pool_max: IntGaugeVec,
     ingest_queue_depth: IntGauge,
     ingest_queue_capacity: IntGauge,
+    export_bytes_in_flight: IntGauge,
+    export_bytes_budget: IntGauge,
     ingest_commits: IntCounter,
     ingest_committed_spans: IntCounter,
     ready: IntGauge,
@@ -152,6 +154,16 @@ impl Metrics {
                 r,
                 IntGauge::new("rivulet_ingest_queue_capacity", "Span batches that may wait before exports are refused with 503").expect("valid metric"),
             ),
+            export_bytes_in_flight: register(
+                r,
+                IntGauge::new("rivulet_otlp_in_flight_bytes", "Decompressed OTLP export bytes being decoded, queued or awaiting commit")
+                    .expect("valid metric"),
+            ),
+            export_bytes_budget: register(
+                r,
+                IntGauge::new("rivulet_otlp_in_flight_budget_bytes", "OTLP export bytes that may be in flight before exports wait (--otlp-max-in-flight-mib)")
+                    .expect("valid metric"),
+            ),
             ingest_commits: register(
                 r,
                 IntCounter::new("rivulet_ingest_commits_total", "Transactions of the span writer (group commits); spans per commit = committed spans / commits")
@@ -193,6 +205,12 @@ impl Metrics {
                 self.spans_rejected.with_label_values(&[reason]).inc_by(received);
             }
         }
+    }
+
+    /// Samples the OTLP in-flight budget: bytes taken, and the whole budget.
+    pub(crate) fn record_export_budget(&self, in_flight: usize, budget: usize) {
+        self.export_bytes_in_flight.set(in_flight as i64);
+        self.export_bytes_budget.set(budget as i64);
     }
 
     /// The exposition text, after sampling the store's gauges.
@@ -328,6 +346,8 @@ async fn artifacts_check(readiness: &Readiness, artifacts: &Artifacts) -> Result
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let ops = &state.settings.ops;
+    let admission = &state.export_admission;
+    ops.metrics.record_export_budget(admission.budget_bytes() - admission.available_bytes(), admission.budget_bytes());
     let text = ops.metrics.render(ops.probe.as_deref());
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text).into_response()
 }

@@ -215,6 +215,9 @@ async fn metrics_after_traffic() {
         r#"rivulet_db_pool_connections{pool="write",state="idle"}"#,
         "rivulet_ingest_queue_capacity 256",
         "rivulet_ingest_queue_depth 0",
+        // Every export has been answered: its room in the budget is back.
+        "rivulet_otlp_in_flight_bytes 0",
+        "rivulet_otlp_in_flight_budget_bytes 25165824",
         // The accepted export's two spans, in one group commit.
         "rivulet_ingest_commits_total 1",
         "rivulet_ingest_committed_spans_total 2",

@@ -278,6 +278,9 @@ async fn exports_share_an_in_flight_budget() {
 
     // With the budget taken, an export waits, then is told to retry; nothing of it is stored.
     let held = h.state.export_admission.admit(usize::MAX).await.unwrap();
+    let metrics = rivulet_api::router(h.state.clone()).oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    let metrics = String::from_utf8(metrics.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(metrics.contains("rivulet_otlp_in_flight_bytes 65536\n"), "the held budget shows in /metrics:\n{metrics}");
     let request = Request::post("/v1/traces")
         .header("content-type", "application/x-protobuf")
         .header("x-mlflow-experiment-id", &experiment)

@@ -88,6 +88,11 @@ impl ExportAdmission {
     pub fn available_bytes(&self) -> usize {
         self.permits.available_permits() * UNIT_BYTES
     }
+
+    /// The whole budget, in bytes (the configured size, rounded down to whole units).
+    pub fn budget_bytes(&self) -> usize {
+        self.capacity_units as usize * UNIT_BYTES
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +119,7 @@ mod tests {
         assert_eq!(admission.available_bytes(), 0);
         drop(whole);
         assert_eq!(admission.available_bytes(), 10 * UNIT_BYTES, "every unit comes back");
+        assert_eq!(admission.budget_bytes(), 10 * UNIT_BYTES);
     }
 
     #[tokio::test]
