@@ -38,8 +38,8 @@ pub struct ApiSettings {
     pub static_prefix: Option<String>,
     /// Size and shape limits of OTLP export requests.
     pub otlp_limits: otlp::decode::DecodeLimits,
-    /// Protobuf bytes of OTLP exports that may be converted, queued or awaiting commit at once
-    /// (see `otlp::ExportAdmission`).
+    /// Decompressed bytes of OTLP exports that may be decoded, queued or awaiting commit at once
+    /// (see `otlp::ExportAdmission`; gRPC exports count their encoded size).
     pub otlp_in_flight_bytes: usize,
     /// Artifact storage (`--artifacts-destination`, `--default-artifact-root`); disabled by default.
     pub artifacts: Arc<rivulet_artifacts::Artifacts>,

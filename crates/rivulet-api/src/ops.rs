@@ -347,7 +347,7 @@ async fn artifacts_check(readiness: &Readiness, artifacts: &Artifacts) -> Result
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let ops = &state.settings.ops;
     let admission = &state.export_admission;
-    ops.metrics.record_export_budget(admission.budget_bytes() - admission.available_bytes(), admission.budget_bytes());
+    ops.metrics.record_export_budget(admission.in_flight_bytes(), admission.budget_bytes());
     let text = ops.metrics.render(ops.probe.as_deref());
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text).into_response()
 }

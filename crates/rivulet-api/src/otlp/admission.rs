@@ -89,6 +89,11 @@ impl ExportAdmission {
         self.permits.available_permits() * UNIT_BYTES
     }
 
+    /// Bytes of budget taken by exports not yet answered.
+    pub fn in_flight_bytes(&self) -> usize {
+        self.budget_bytes() - self.available_bytes()
+    }
+
     /// The whole budget, in bytes (the configured size, rounded down to whole units).
     pub fn budget_bytes(&self) -> usize {
         self.capacity_units as usize * UNIT_BYTES
@@ -107,7 +112,7 @@ mod tests {
         assert_eq!(admission.units(1 << 30), 10, "larger than the budget: takes all of it");
 
         let first = admission.admit(6 * UNIT_BYTES).await.unwrap();
-        assert_eq!(admission.available_bytes(), 4 * UNIT_BYTES);
+        assert_eq!((admission.available_bytes(), admission.in_flight_bytes()), (4 * UNIT_BYTES, 6 * UNIT_BYTES));
         let waiting = admission.admit(6 * UNIT_BYTES);
         tokio::pin!(waiting);
         assert!(tokio::time::timeout(Duration::from_millis(50), &mut waiting).await.is_err(), "no room: the second export waits");
