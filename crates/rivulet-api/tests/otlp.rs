@@ -15,6 +15,7 @@ use rivulet_api::{ApiSettings, AppState};
 use rivulet_core::store::{TraceStore, TrackingStore};
 use rivulet_core::tracking::NewExperiment;
 use rivulet_store::{Store, StoreSettings, StoreUri};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use tower::ServiceExt;
 
 struct Harness {
@@ -298,24 +299,32 @@ async fn exports_share_an_in_flight_budget() {
     assert_eq!(h.trace_count().await, 2);
 }
 
-#[tokio::test]
-async fn grpc_export_uses_the_same_path() {
-    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-    let h = harness(None).await;
-    let experiment = h.experiment("grpc").await;
+/// Serves the harness's state over gRPC as the binary does, and connects a client (its clones
+/// share one HTTP/2 connection).
+async fn grpc_client(h: &Harness) -> TraceServiceClient<tonic::transport::Channel> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let service = rivulet_api::otlp::grpc::trace_service(h.state.clone());
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        rivulet_api::otlp::grpc::server()
             .add_service(service)
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
             .await
     });
-    let mut client = TraceServiceClient::connect(format!("http://{address}"))
-        .await
-        .unwrap()
-        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    TraceServiceClient::connect(format!("http://{address}")).await.unwrap()
+}
+
+fn grpc_export(experiment: &str, request: ExportTraceServiceRequest) -> tonic::Request<ExportTraceServiceRequest> {
+    let mut request = tonic::Request::new(request);
+    request.metadata_mut().insert("x-mlflow-experiment-id", experiment.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn grpc_export_uses_the_same_path() {
+    let h = harness(None).await;
+    let experiment = h.experiment("grpc").await;
+    let mut client = grpc_client(&h).await.send_compressed(tonic::codec::CompressionEncoding::Gzip);
     let mut request = tonic::Request::new(export(vec![otlp_span(11, 1, None, 0, 10)]));
     request.metadata_mut().insert("x-mlflow-experiment-id", experiment.parse().unwrap());
     let response = client.export(request).await.unwrap().into_inner();
@@ -326,4 +335,70 @@ async fn grpc_export_uses_the_same_path() {
     let status = client.export(missing).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().contains("x-mlflow-experiment-name"));
+}
+
+#[tokio::test]
+async fn grpc_exports_hold_a_receive_turn_until_admitted() {
+    let h = harness(None).await;
+    let experiment = h.experiment("grpc-turns").await;
+    let client = grpc_client(&h).await;
+    let admission = h.state.export_admission.clone();
+
+    // With the budget taken, the first exports take the receive turns and wait for room
+    // holding them; the next waits for a turn with its message unread. All are told to retry.
+    let held = admission.admit(usize::MAX).await.unwrap();
+    let waiting: Vec<_> = (0..3u8)
+        .map(|trace| {
+            let mut client = client.clone();
+            let request = grpc_export(&experiment, export(vec![otlp_span(40 + trace, 1, None, 0, 10)]));
+            tokio::spawn(async move { client.export(request).await })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while admission.receiving_grpc() < 2 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(4), "exports take the receive turns while they wait for budget");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    for export in waiting {
+        let status = export.await.unwrap().unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert!(status.message().contains("overloaded"), "{}", status.message());
+    }
+    assert_eq!(admission.receiving_grpc(), 0, "turns come back with the answers");
+    assert_eq!(h.trace_count().await, 0, "nothing of a refused export is stored");
+
+    drop(held);
+    client.clone().export(grpc_export(&experiment, export(vec![otlp_span(40, 1, None, 0, 10)]))).await.unwrap();
+    assert_eq!(h.trace_count().await, 1);
+}
+
+#[tokio::test]
+async fn large_grpc_exports_sharing_a_connection_all_get_through() {
+    // Exports larger than HTTP/2's default windows, more of them than there are receive turns,
+    // on one connection: the ones waiting for a turn must not hold the connection's window
+    // that the turn holders need to finish reading their messages.
+    let h = harness(None).await;
+    let experiment = h.experiment("grpc-windows").await;
+    let client = grpc_client(&h).await;
+    let exports: Vec<_> = (0..12u8)
+        .map(|trace| {
+            let spans = (1..=6u8)
+                .map(|id| {
+                    let mut span = otlp_span(60 + trace, id, (id > 1).then_some(1), 0, 10);
+                    let filler: String = (0..250_000u32).map(|i| char::from(b'a' + ((i * 7 + u32::from(id)) % 26) as u8)).collect();
+                    span.attributes.push(string_attribute("output.value", &filler));
+                    span
+                })
+                .collect();
+            let mut client = client.clone();
+            let request = grpc_export(&experiment, export(spans));
+            tokio::spawn(async move { client.export(request).await })
+        })
+        .collect();
+    for export in exports {
+        let response = export.await.unwrap().expect("every export is read and stored, none times out waiting");
+        assert_eq!(response.into_inner().partial_success, None);
+    }
+    assert_eq!(h.trace_count().await, 12);
+    assert_eq!((h.state.export_admission.receiving_grpc(), h.state.export_admission.in_flight_bytes()), (0, 0));
 }

@@ -149,7 +149,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         let mut stop = stop.clone();
         Some(tokio::spawn(async move {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
-            tonic::transport::Server::builder()
+            rivulet_api::otlp::grpc::server()
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stop.wait_for(|stopped| *stopped).await;

@@ -8,6 +8,11 @@
 //! budget, about 300 MiB at the same throughput. Exports past the budget wait their turn (first
 //! come, first served) holding only their compressed bodies, and past a few seconds are
 //! answered 503 with `Retry-After`, which the Collector retries.
+//!
+//! gRPC exports get turns of their own, taken before tonic reads a message: tonic receives,
+//! decompresses and decodes it in one step before any handler runs, so a turn there has to
+//! cover all of that. Unbounded, twenty concurrent exports of 8,000 spans waited for budget
+//! holding their decoded messages and took the server to 556 MiB.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +23,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Exports that may be decompressing or waiting for budget with their bodies decompressed:
 /// each holds both forms of its body, so this bounds the memory of those that wait.
 const DECOMPRESSING_EXPORTS: usize = 2;
+/// gRPC exports that may be received, decompressed, decoded, or waiting for budget decoded, at
+/// once. Separate from HTTP's turns, so a slow gRPC sender never holds up an HTTP export.
+const RECEIVING_GRPC_EXPORTS: usize = 2;
 /// Budget unit: permits count KiB, so a budget of gigabytes still fits a semaphore's `u32`.
 const UNIT_BYTES: usize = 1024;
 /// How long an export waits for room before it is answered 503.
@@ -27,6 +35,7 @@ const ADMISSION_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct ExportAdmission {
     decompressing: Arc<Semaphore>,
+    receiving_grpc: Arc<Semaphore>,
     permits: Arc<Semaphore>,
     capacity_units: u32,
     timeout: Duration,
@@ -44,6 +53,12 @@ pub struct DecompressTurn {
     _permit: OwnedSemaphorePermit,
 }
 
+/// A turn for a gRPC export, from before its message is read until it is admitted.
+#[derive(Debug)]
+pub struct ReceiveTurn {
+    _permit: OwnedSemaphorePermit,
+}
+
 fn overloaded() -> CoreError {
     CoreError::unavailable("span ingest is overloaded: too many export bytes in progress; retry later")
 }
@@ -53,6 +68,7 @@ impl ExportAdmission {
         let capacity_units = (budget_bytes / UNIT_BYTES).clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
         ExportAdmission {
             decompressing: Arc::new(Semaphore::new(DECOMPRESSING_EXPORTS)),
+            receiving_grpc: Arc::new(Semaphore::new(RECEIVING_GRPC_EXPORTS)),
             permits: Arc::new(Semaphore::new(capacity_units as usize)),
             capacity_units,
             timeout: ADMISSION_TIMEOUT,
@@ -73,6 +89,20 @@ impl ExportAdmission {
             Ok(Ok(permit)) => Ok(DecompressTurn { _permit: permit }),
             _ => Err(overloaded()),
         }
+    }
+
+    /// Waits for a turn to receive a gRPC export; held until [`ExportAdmission::admit`] answers,
+    /// so only a few gRPC exports hold a message that is not yet admitted.
+    pub async fn start_receiving_grpc(&self) -> Result<ReceiveTurn, CoreError> {
+        match tokio::time::timeout(self.timeout, self.receiving_grpc.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(ReceiveTurn { _permit: permit }),
+            _ => Err(overloaded()),
+        }
+    }
+
+    /// gRPC exports being received or waiting for budget.
+    pub fn receiving_grpc(&self) -> usize {
+        RECEIVING_GRPC_EXPORTS - self.receiving_grpc.available_permits()
     }
 
     /// Waits for room for an export of `request_bytes` (its decompressed size).
@@ -138,6 +168,15 @@ mod tests {
         assert_eq!(error.code, rivulet_core::ErrorCode::TemporarilyUnavailable);
         turns.pop();
         admission.start_decompressing().await.expect("a turn given back is taken again");
+
+        let mut grpc = Vec::new();
+        for _ in 0..RECEIVING_GRPC_EXPORTS {
+            grpc.push(admission.start_receiving_grpc().await.expect("HTTP's turns are not gRPC's"));
+        }
+        assert_eq!(admission.receiving_grpc(), RECEIVING_GRPC_EXPORTS);
+        assert_eq!(admission.start_receiving_grpc().await.unwrap_err().code, rivulet_core::ErrorCode::TemporarilyUnavailable);
+        grpc.clear();
+        assert_eq!(admission.receiving_grpc(), 0);
     }
 
     #[tokio::test]

@@ -416,7 +416,7 @@ where
 }
 
 /// The OTLP/gRPC trace service, behind `--auth-file` when one is set.
-pub fn grpc_trace_service(state: crate::AppState) -> GrpcAuth<TraceServiceServer<crate::otlp::grpc::OtlpTraceService>> {
+pub fn grpc_trace_service(state: crate::AppState) -> GrpcAuth<crate::otlp::grpc::ReceiveTurns<TraceServiceServer<crate::otlp::grpc::OtlpTraceService>>> {
     let settings = state.settings.clone();
     GrpcAuth::new(crate::otlp::grpc::trace_service(state), &settings)
 }
