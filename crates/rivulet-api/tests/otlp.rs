@@ -402,3 +402,20 @@ async fn large_grpc_exports_sharing_a_connection_all_get_through() {
     assert_eq!(h.trace_count().await, 12);
     assert_eq!((h.state.export_admission.receiving_grpc(), h.state.export_admission.in_flight_bytes()), (0, 0));
 }
+
+#[tokio::test]
+async fn a_grpc_gzip_bomb_is_refused_at_the_body_limit() {
+    // 16 MiB of one letter compresses to a few KiB; the harness's body limit is 8 MiB.
+    let h = harness(None).await;
+    let experiment = h.experiment("grpc-bomb").await;
+    let mut client = grpc_client(&h).await.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let mut span = otlp_span(80, 1, None, 0, 10);
+    span.attributes.push(string_attribute("output.value", &"a".repeat(16 * 1024 * 1024)));
+    let status = client.export(grpc_export(&experiment, export(vec![span]))).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("size limit"), "{}", status.message());
+    assert_eq!(h.trace_count().await, 0);
+    assert_eq!(h.state.export_admission.receiving_grpc(), 0, "the refused export's turn is free again");
+    client.export(grpc_export(&experiment, export(vec![otlp_span(81, 1, None, 0, 10)]))).await.expect("the server still takes exports");
+    assert_eq!(h.trace_count().await, 1);
+}
