@@ -77,6 +77,7 @@ pub struct Metrics {
     ingest_queue_capacity: IntGauge,
     export_bytes_in_flight: IntGauge,
     export_bytes_budget: IntGauge,
+    grpc_exports_receiving: IntGauge,
     ingest_commits: IntCounter,
     ingest_committed_spans: IntCounter,
     ready: IntGauge,
@@ -164,6 +165,11 @@ impl Metrics {
                 IntGauge::new("rivulet_otlp_in_flight_budget_bytes", "OTLP export bytes that may be in flight before exports wait (--otlp-max-in-flight-mib)")
                     .expect("valid metric"),
             ),
+            grpc_exports_receiving: register(
+                r,
+                IntGauge::new("rivulet_otlp_grpc_receiving", "OTLP/gRPC exports holding a receive turn: being read and decoded, or waiting for budget")
+                    .expect("valid metric"),
+            ),
             ingest_commits: register(
                 r,
                 IntCounter::new("rivulet_ingest_commits_total", "Transactions of the span writer (group commits); spans per commit = committed spans / commits")
@@ -208,9 +214,10 @@ impl Metrics {
     }
 
     /// Samples the OTLP in-flight budget: bytes taken, and the whole budget.
-    pub(crate) fn record_export_budget(&self, in_flight: usize, budget: usize) {
-        self.export_bytes_in_flight.set(in_flight as i64);
-        self.export_bytes_budget.set(budget as i64);
+    pub(crate) fn record_export_admission(&self, admission: &crate::otlp::ExportAdmission) {
+        self.export_bytes_in_flight.set(admission.in_flight_bytes() as i64);
+        self.export_bytes_budget.set(admission.budget_bytes() as i64);
+        self.grpc_exports_receiving.set(admission.receiving_grpc() as i64);
     }
 
     /// The exposition text, after sampling the store's gauges.
@@ -346,8 +353,7 @@ async fn artifacts_check(readiness: &Readiness, artifacts: &Artifacts) -> Result
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let ops = &state.settings.ops;
-    let admission = &state.export_admission;
-    ops.metrics.record_export_budget(admission.in_flight_bytes(), admission.budget_bytes());
+    ops.metrics.record_export_admission(&state.export_admission);
     let text = ops.metrics.render(ops.probe.as_deref());
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text).into_response()
 }

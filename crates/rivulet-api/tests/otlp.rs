@@ -359,6 +359,9 @@ async fn grpc_exports_hold_a_receive_turn_until_admitted() {
         assert!(started.elapsed() < std::time::Duration::from_secs(4), "exports take the receive turns while they wait for budget");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    let metrics = rivulet_api::router(h.state.clone()).oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    let metrics = String::from_utf8(metrics.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(metrics.contains("rivulet_otlp_grpc_receiving 2\n"), "the held turns show in /metrics:\n{metrics}");
     for export in waiting {
         let status = export.await.unwrap().unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
