@@ -73,14 +73,14 @@ impl TraceService for OtlpTraceService {
 
 /// The gRPC service, accepting gzip, bounded by the same body limit as HTTP, with a receive
 /// turn taken before each message is read.
-pub fn trace_service(state: AppState) -> ReceiveTurns<TraceServiceServer<OtlpTraceService>> {
+pub fn trace_service(state: AppState) -> Around<TraceServiceServer<OtlpTraceService>, ReceiveTurns> {
     let limit = state.settings.otlp_limits.max_body_bytes;
     let admission = state.export_admission.clone();
     let service = TraceServiceServer::new(OtlpTraceService { state })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit);
-    ReceiveTurns { inner: service, admission, deadline: RECEIVE_DEADLINE }
+    Around::new(service, ReceiveTurns { admission, deadline: RECEIVE_DEADLINE })
 }
 
 /// A receive turn as the handler finds it in the request's extensions (which must be `Clone`):
@@ -101,38 +101,66 @@ impl HeldTurn {
     }
 }
 
-/// Takes a receive turn for each export before tonic reads its message, and answers
-/// `UNAVAILABLE` (which exporters retry) when none comes free in time or a turn is held past
-/// [`RECEIVE_DEADLINE`].
-#[derive(Clone)]
-pub struct ReceiveTurns<S> {
-    inner: S,
-    admission: Arc<ExportAdmission>,
-    deadline: Duration,
+/// A step a gRPC call takes around its service, such as authentication or a receive turn: it
+/// gets the request and the service that was polled ready, and answers for both.
+pub trait AroundCall<S: tower::Service<axum::http::Request<B>>, B>: Clone {
+    fn around(&self, request: axum::http::Request<B>, inner: S) -> BoxFuture<'static, Result<S::Response, S::Error>>;
 }
 
-impl<S: tonic::server::NamedService> tonic::server::NamedService for ReceiveTurns<S> {
+/// A gRPC service with a step around each call; tonic serves it under the service's name.
+#[derive(Clone)]
+pub struct Around<S, A> {
+    inner: S,
+    step: A,
+}
+
+impl<S, A> Around<S, A> {
+    pub fn new(inner: S, step: A) -> Around<S, A> {
+        Around { inner, step }
+    }
+}
+
+impl<S: tonic::server::NamedService, A> tonic::server::NamedService for Around<S, A> {
     const NAME: &'static str = S::NAME;
 }
 
-impl<S, B> tower::Service<axum::http::Request<B>> for ReceiveTurns<S>
+impl<S, A, B> tower::Service<axum::http::Request<B>> for Around<S, A>
 where
-    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<tonic::body::Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
+    S: tower::Service<axum::http::Request<B>> + Clone,
+    A: AroundCall<S, B>,
 {
-    type Response = axum::http::Response<tonic::body::Body>;
+    type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: axum::http::Request<B>) -> Self::Future {
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
         // The clone takes the place of the service that was polled ready, which serves this call.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let inner = std::mem::replace(&mut self.inner, clone);
+        self.step.around(request, inner)
+    }
+}
+
+/// Takes a receive turn for each export before tonic reads its message, and answers
+/// `UNAVAILABLE` (which exporters retry) when none comes free in time or a turn is held past
+/// its deadline ([`RECEIVE_DEADLINE`]).
+#[derive(Clone)]
+pub struct ReceiveTurns {
+    admission: Arc<ExportAdmission>,
+    deadline: Duration,
+}
+
+impl<S, B> AroundCall<S, B> for ReceiveTurns
+where
+    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<tonic::body::Body>> + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    fn around(&self, mut request: axum::http::Request<B>, mut inner: S) -> BoxFuture<'static, Result<S::Response, S::Error>> {
         let (admission, deadline) = (self.admission.clone(), self.deadline);
         Box::pin(async move {
             let turn = match admission.start_receiving_grpc().await {
@@ -185,8 +213,8 @@ mod tests {
 
     type Inner = tower::util::BoxCloneService<axum::http::Request<()>, axum::http::Response<tonic::body::Body>, std::convert::Infallible>;
 
-    fn turns(inner: Inner) -> ReceiveTurns<Inner> {
-        ReceiveTurns { inner, admission: Arc::new(ExportAdmission::new(1 << 20)), deadline: Duration::from_millis(50) }
+    fn turns(inner: Inner) -> Around<Inner, ReceiveTurns> {
+        Around::new(inner, ReceiveTurns { admission: Arc::new(ExportAdmission::new(1 << 20)), deadline: Duration::from_millis(50) })
     }
 
     fn grpc_status(response: &axum::http::Response<tonic::body::Body>) -> Option<&str> {
@@ -204,7 +232,7 @@ mod tests {
         let mut service = turns(tower::util::BoxCloneService::new(stalled));
         let response = service.ready().await.unwrap().call(axum::http::Request::new(())).await.unwrap();
         assert_eq!(grpc_status(&response), Some("14"), "UNAVAILABLE, which exporters retry");
-        assert_eq!(service.admission.receiving_grpc(), 0, "the dropped export's turn is free again");
+        assert_eq!(service.step.admission.receiving_grpc(), 0, "the dropped export's turn is free again");
     }
 
     #[tokio::test]
@@ -217,7 +245,7 @@ mod tests {
             Ok::<_, std::convert::Infallible>(axum::http::Response::new(tonic::body::Body::empty()))
         });
         let mut service = turns(tower::util::BoxCloneService::new(admitted));
-        let admission = service.admission.clone();
+        let admission = service.step.admission.clone();
         let call = service.ready().await.unwrap().call(axum::http::Request::new(()));
         let response = call.await.unwrap();
         assert_eq!(grpc_status(&response), None, "answered by the service, not cut off");

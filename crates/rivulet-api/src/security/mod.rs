@@ -13,7 +13,6 @@ pub mod cors;
 pub mod hosts;
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -30,6 +29,7 @@ pub use cors::CorsPolicy;
 pub use hosts::HostPolicy;
 
 use crate::error::error_body;
+use crate::otlp::grpc::{Around, AroundCall, OtlpTraceService, ReceiveTurns};
 use crate::ApiSettings;
 
 /// `X-Frame-Options` (`--x-frame-options`), also written as CSP `frame-ancestors`.
@@ -367,41 +367,20 @@ fn unauthorized(failure: AuthFailure, otlp_headers: Option<&HeaderMap>) -> Respo
     response
 }
 
-/// A gRPC service behind the same authentication as HTTP (the `authorization` metadata).
+/// The step that puts a gRPC service behind the same authentication as HTTP (the
+/// `authorization` metadata).
 #[derive(Clone)]
-pub struct GrpcAuth<S> {
-    inner: S,
+pub struct GrpcAuth {
     auth: Option<Arc<Authenticator>>,
 }
 
-impl<S> GrpcAuth<S> {
-    pub fn new(inner: S, settings: &ApiSettings) -> GrpcAuth<S> {
-        GrpcAuth { inner, auth: settings.security.auth.clone() }
-    }
-}
-
-impl<S: tonic::server::NamedService> tonic::server::NamedService for GrpcAuth<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> tower::Service<axum::http::Request<B>> for GrpcAuth<S>
+impl<S, B> AroundCall<S, B> for GrpcAuth
 where
-    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<tonic::body::Body>> + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
-    type Response = axum::http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
-        // The clone takes the place of the service that was polled ready, which serves this call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+    fn around(&self, request: axum::http::Request<B>, mut inner: S) -> BoxFuture<'static, Result<S::Response, S::Error>> {
         let auth = self.auth.clone();
         Box::pin(async move {
             if let Some(auth) = auth {
@@ -416,7 +395,10 @@ where
 }
 
 /// The OTLP/gRPC trace service, behind `--auth-file` when one is set.
-pub fn grpc_trace_service(state: crate::AppState) -> GrpcAuth<crate::otlp::grpc::ReceiveTurns<TraceServiceServer<crate::otlp::grpc::OtlpTraceService>>> {
-    let settings = state.settings.clone();
-    GrpcAuth::new(crate::otlp::grpc::trace_service(state), &settings)
+pub fn grpc_trace_service(state: crate::AppState) -> GrpcTraceService {
+    let auth = GrpcAuth { auth: state.settings.security.auth.clone() };
+    Around::new(crate::otlp::grpc::trace_service(state), auth)
 }
+
+/// What `rivulet server` serves on the OTLP/gRPC port.
+pub type GrpcTraceService = Around<Around<TraceServiceServer<OtlpTraceService>, ReceiveTurns>, GrpcAuth>;
