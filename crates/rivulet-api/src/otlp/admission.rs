@@ -85,19 +85,13 @@ impl ExportAdmission {
     /// answers, so only a few exports wait for budget with decompressed bodies; the rest wait
     /// with their compressed bodies.
     pub async fn start_decompressing(&self) -> Result<DecompressTurn, CoreError> {
-        match tokio::time::timeout(self.timeout, self.decompressing.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(DecompressTurn { _permit: permit }),
-            _ => Err(overloaded()),
-        }
+        Ok(DecompressTurn { _permit: self.take(&self.decompressing, 1).await? })
     }
 
     /// Waits for a turn to receive a gRPC export; held until [`ExportAdmission::admit`] answers,
     /// so only a few gRPC exports hold a message that is not yet admitted.
     pub async fn start_receiving_grpc(&self) -> Result<ReceiveTurn, CoreError> {
-        match tokio::time::timeout(self.timeout, self.receiving_grpc.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(ReceiveTurn { _permit: permit }),
-            _ => Err(overloaded()),
-        }
+        Ok(ReceiveTurn { _permit: self.take(&self.receiving_grpc, 1).await? })
     }
 
     /// gRPC exports being received or waiting for budget.
@@ -107,9 +101,14 @@ impl ExportAdmission {
 
     /// Waits for room for an export of `request_bytes` (its decompressed size).
     pub async fn admit(&self, request_bytes: usize) -> Result<Admitted, CoreError> {
-        let units = self.units(request_bytes);
-        match tokio::time::timeout(self.timeout, self.permits.clone().acquire_many_owned(units)).await {
-            Ok(Ok(permit)) => Ok(Admitted { _permit: permit }),
+        Ok(Admitted { _permit: self.take(&self.permits, self.units(request_bytes)).await? })
+    }
+
+    /// Waits for `permits` of `semaphore`, or answers that the server is overloaded once the
+    /// wait passes the timeout.
+    async fn take(&self, semaphore: &Arc<Semaphore>, permits: u32) -> Result<OwnedSemaphorePermit, CoreError> {
+        match tokio::time::timeout(self.timeout, semaphore.clone().acquire_many_owned(permits)).await {
+            Ok(Ok(permit)) => Ok(permit),
             _ => Err(overloaded()),
         }
     }
