@@ -66,6 +66,8 @@ pub struct StoreSettings {
     pub max_connections: u32,
     /// Create or check the schema on open. Off for `--no-migrate` style deployments.
     pub migrate: bool,
+    /// SQLite: WAL pages after which the span writer starts the WAL over (see `checkpoint.rs`).
+    pub wal_restart_pages: u32,
 }
 
 impl Default for StoreSettings {
@@ -75,6 +77,7 @@ impl Default for StoreSettings {
             long_values: LongValues::Truncate,
             max_connections: 8,
             migrate: true,
+            wal_restart_pages: checkpoint::RESTART_PAGES,
         }
     }
 }
@@ -117,8 +120,8 @@ impl Store {
                     .clone()
                     .pragma("cache_size", "-32768")
                     .pragma("temp_store", "memory")
-                    .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string())
-                    .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
+                    .pragma("wal_autocheckpoint", checkpoint::writer_autocheckpoint_pages(settings.wal_restart_pages).to_string())
+                    .pragma("journal_size_limit", checkpoint::wal_size_limit_bytes(settings.wal_restart_pages).to_string());
                 let write = connect_sqlite(SqlitePoolOptions::new().max_connections(1), write_options)
                     .await
                     .with_context(|| format!("opening SQLite database {uri}"))?;
@@ -152,7 +155,7 @@ impl Store {
         }
         // An in-memory database has no WAL to checkpoint.
         let checkpointer = match (&pools, uri) {
-            (Pools::Sqlite { read, .. }, StoreUri::Sqlite { path: Some(_) }) => Some(checkpoint::Checkpointer::spawn(read.clone())),
+            (Pools::Sqlite { read, write }, StoreUri::Sqlite { path: Some(_) }) => Some(checkpoint::Checkpointer::spawn(read.clone(), write.clone(), settings.wal_restart_pages)),
             _ => None,
         };
         let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default() };

@@ -438,6 +438,57 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
     assert_eq!(last.1, last.0, "WAL frames copied back / in the WAL");
 }
 
+/// Under ingest that never pauses, the writer begins each group before the background has
+/// copied the last one back, so SQLite would never start the WAL over by itself: the writer
+/// waits for the copy once the WAL reaches `wal_restart_pages`, and the WAL stays that short
+/// while many times its length is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_ingest_starts_the_sqlite_wal_over() {
+    const RESTART_PAGES: u32 = 64;
+    let database = common::fresh_sqlite();
+    let settings = StoreSettings { wal_restart_pages: RESTART_PAGES, ..StoreSettings::default() };
+    let store = Store::open(&database.uri, settings).await.expect("open store");
+    let id = experiment(&store, "restarts").await;
+    // The WAL index header's mxFrame (frames in the WAL), as in the test above.
+    let shm = database.path.with_extension("db-shm");
+    let frames_in_wal = move || std::fs::read(&shm).ok().filter(|index| index.len() >= 20).map(|index| u32::from_ne_bytes(index[16..20].try_into().unwrap()));
+    let writers: Vec<_> = (0..8u8)
+        .map(|worker| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for trace in 0..40u8 {
+                    let spans = (1..=5u8)
+                        .map(|n| {
+                            let mut span = span(0, n, (n > 1).then_some(1), 0, 10, json!({"input.value": "x".repeat(3_000)}));
+                            span.trace_id = [worker, trace, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
+                            span
+                        })
+                        .collect();
+                    ingest(&store, id, spans).await;
+                }
+            })
+        })
+        .collect();
+    let (mut longest, mut restarts, mut last) = (0, 0, 0);
+    while !writers.iter().all(|writer| writer.is_finished()) {
+        if let Some(frames) = frames_in_wal() {
+            restarts += usize::from(frames < last);
+            longest = longest.max(frames);
+            last = frames;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let all = TraceSearch { experiment_ids: vec![id], max_results: 500, ..Default::default() };
+    assert_eq!(store.search_traces(&all).await.unwrap().items.len(), 320, "every trace is stored");
+    // 1,600 spans of 3 KB wrote several thousand pages; a few groups past the restart point
+    // (each group here is at most 8 traces of ~25 pages) is as long as the WAL may get.
+    assert!(restarts >= 3, "the WAL started over {restarts} times (longest {longest} frames)");
+    assert!(longest <= RESTART_PAGES + 3 * 8 * 40, "the WAL reached {longest} frames");
+}
+
 /// PostgreSQL stores span content with lz4 TOAST compression (a session setting of Rivulet's
 /// connections), not the default pglz, without changing MLflow's schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -185,6 +185,7 @@ async fn run_writer(store: Store, checkpointer: Option<Checkpointer>, mut receiv
         }
         if let Some(checkpointer) = &checkpointer {
             checkpointer.committed();
+            checkpointer.restart_if_long().await;
         }
     }
 }
