@@ -8,8 +8,12 @@ metadata, a rollup per trace and a service row per span, so its figure flatters 
 this one is the ceiling for exactly the server's own output.
 
 usage: replay_limit.py sqlite SOURCE_DB_PATH TARGET_DB_PATH
-       replay_limit.py postgresql SOURCE_URL TARGET_URL
-The target must already have the schema (start and stop Rivulet on it) and hold no traces.
+       replay_limit.py postgresql SOURCE_URL TARGET_URL [SESSIONS]
+SESSIONS > 1 (PostgreSQL): the traces are split by id over that many sessions that COPY at once,
+each from text encoded before the clock starts: the database's limit when every core inserts.
+The target must already have the schema (start and stop Rivulet on it) and hold no traces. The
+source may also be a database MLflow's own server wrote: it has no `rivulet_` tables, and the
+replay then prices MLflow's rows for the same traffic.
 Rows are read into memory first, untimed; experiments the rows point at are copied before the
 clock starts. Prints spans/s (insert and commit only) as the last line.
 """
@@ -17,6 +21,8 @@ import io, sys, time
 
 # Parents first: every other table references trace_info.
 TABLES = ["trace_info", "trace_tags", "trace_request_metadata", "spans", "rivulet_trace_rollups", "rivulet_span_services"]
+# The column naming each row's trace, to split the rows over sessions.
+TRACE_COLUMN = {"trace_info": "request_id", "spans": "trace_id", "rivulet_span_services": "trace_id"}
 
 
 def quoted(columns):
@@ -27,6 +33,9 @@ class Sqlite:
     def __init__(self, path, read_only=False):
         import sqlite3
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True) if read_only else sqlite3.connect(path)
+
+    def has_table(self, table):
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
     def columns(self, table):
         # table_xinfo lists generated columns too, flagged by `hidden` (2 virtual, 3 stored).
@@ -84,6 +93,9 @@ class Postgres:
         self.toast = self.cur.fetchone()[0]
         self.conn.commit()
 
+    def has_table(self, table):
+        return bool(self.query("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?", (table,)))
+
     def columns(self, table):
         self.cur.execute("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
                          " AND NOT attisdropped AND attgenerated = '' ORDER BY attnum", (table,))
@@ -101,6 +113,44 @@ class Postgres:
                              " (SELECT max(experiment_id) FROM experiments))")
         self.conn.commit()
 
+    def bulk_insert_in_sessions(self, url, batches, sessions):
+        """COPY the rows split by trace over `sessions` connections at once, from pre-encoded text."""
+        import psycopg2, threading, zlib
+        parts = [[] for _ in range(sessions)]
+        for table, columns, rows in batches:
+            key = columns.index(TRACE_COLUMN.get(table, "request_id"))
+            texts = [io.StringIO() for _ in range(sessions)]
+            for r in rows:
+                texts[zlib.crc32(r[key].encode()) % sessions].write("\t".join(map(copy_text, r)) + "\n")
+            for part, text in zip(parts, texts):
+                part.append((table, columns, text.getvalue()))
+        connections = [psycopg2.connect(url) for _ in range(sessions)]
+        for conn in connections:
+            with conn.cursor() as cur:
+                cur.execute(f"SET default_toast_compression = '{self.toast}'")
+            conn.commit()
+        errors = []
+
+        def copy(conn, part):
+            try:
+                with conn.cursor() as cur:
+                    for table, columns, text in part:
+                        cur.copy_expert(f"COPY {table} ({quoted(columns)}) FROM STDIN", io.StringIO(text))
+                conn.commit()
+            except Exception as error:  # reported after the clock stops
+                errors.append(error)
+
+        threads = [threading.Thread(target=copy, args=pair) for pair in zip(connections, parts)]
+        t0 = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            sys.exit(f"a session failed: {errors[0]}")
+        return elapsed, f", {sessions} sessions at once from pre-encoded text, TOAST {self.toast}"
+
     def bulk_insert(self, batches):
         t0 = time.perf_counter()
         encode = 0.0
@@ -117,17 +167,23 @@ class Postgres:
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("sqlite", "postgresql"):
+    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ("sqlite", "postgresql"):
         sys.exit(__doc__)
-    kind, source_at, target_at = sys.argv[1:]
+    kind, source_at, target_at = sys.argv[1:4]
+    sessions = int(sys.argv[4]) if len(sys.argv) == 5 else 1
+    if sessions > 1 and kind != "postgresql":
+        sys.exit("SESSIONS applies to PostgreSQL only: SQLite has one writer")
     backend = Sqlite if kind == "sqlite" else Postgres
     source, target = backend(source_at, read_only=True), backend(target_at)
 
     if target.query("SELECT count(*) FROM trace_info")[0][0]:
         sys.exit("target already holds traces; give it a fresh database")
 
+    # A database MLflow wrote has only MLflow's tables; Rivulet's own are then left out.
+    tables = [table for table in TABLES if not table.startswith("rivulet_") or source.has_table(table)]
+    writer = "Rivulet's" if len(tables) == len(TABLES) else "MLflow's"
     batches = []
-    for table in TABLES:
+    for table in tables:
         columns = source.columns(table)
         if sorted(columns) != sorted(target.columns(table)):
             sys.exit(f"{table}: source and target columns differ")
@@ -143,9 +199,12 @@ def main():
         rows = source.query(f"SELECT {quoted(columns)} FROM experiments WHERE experiment_id IN ({marks})", missing)
         target.insert_untimed("experiments", columns, rows)
 
-    elapsed, detail = target.bulk_insert(batches)
+    if sessions > 1:
+        elapsed, detail = target.bulk_insert_in_sessions(target_at, batches, sessions)
+    else:
+        elapsed, detail = target.bulk_insert(batches)
 
-    for table in TABLES:
+    for table in tables:
         landed = target.query(f"SELECT count(*) FROM {table}")[0][0]
         if landed != counts[table]:
             sys.exit(f"{table}: {landed} rows in the target, {counts[table]} in the source")
@@ -154,12 +213,12 @@ def main():
     content = next(rows for table, _, rows in batches if table == "spans")
     content_col = next(columns for table, columns, _ in batches if table == "spans").index("content")
     avg_content = sum(len(r[content_col]) for r in content) / max(spans, 1)
-    per_trace = "  ".join(f"{t} {counts[t] / max(traces, 1):.2f}" for t in TABLES)
+    per_trace = "  ".join(f"{t} {counts[t] / max(traces, 1):.2f}" for t in tables)
     print(f"{kind}: rows per trace: {per_trace}; span content {avg_content:.0f} chars on average;"
           f" {len(missing)} experiment(s) copied first{detail}")
     others = sum(counts.values()) - spans
     print(f"{kind}: {spans} spans (+{others} other rows) in {elapsed:.2f} s = {spans / elapsed:.0f} spans/s"
-          f" (replay of Rivulet's own rows)")
+          f" (replay of {writer} own rows)")
 
 
 if __name__ == "__main__":
