@@ -115,7 +115,8 @@ class Postgres:
 
     def bulk_insert_in_sessions(self, url, batches, sessions):
         """COPY the rows split by trace over `sessions` connections at once, from pre-encoded text."""
-        import psycopg2, threading, zlib
+        import psycopg2, zlib
+        from concurrent.futures import ThreadPoolExecutor
         parts = [[] for _ in range(sessions)]
         for table, columns, rows in batches:
             key = columns.index(TRACE_COLUMN.get(table, "request_id"))
@@ -129,26 +130,17 @@ class Postgres:
             with conn.cursor() as cur:
                 cur.execute(f"SET default_toast_compression = '{self.toast}'")
             conn.commit()
-        errors = []
 
         def copy(conn, part):
-            try:
-                with conn.cursor() as cur:
-                    for table, columns, text in part:
-                        cur.copy_expert(f"COPY {table} ({quoted(columns)}) FROM STDIN", io.StringIO(text))
-                conn.commit()
-            except Exception as error:  # reported after the clock stops
-                errors.append(error)
+            with conn.cursor() as cur:
+                for table, columns, text in part:
+                    cur.copy_expert(f"COPY {table} ({quoted(columns)}) FROM STDIN", io.StringIO(text))
+            conn.commit()
 
-        threads = [threading.Thread(target=copy, args=pair) for pair in zip(connections, parts)]
         t0 = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ThreadPoolExecutor(sessions) as pool:
+            list(pool.map(copy, connections, parts))  # re-raises a session's failure
         elapsed = time.perf_counter() - t0
-        if errors:
-            sys.exit(f"a session failed: {errors[0]}")
         return elapsed, f", {sessions} sessions at once from pre-encoded text, TOAST {self.toast}"
 
     def bulk_insert(self, batches):
