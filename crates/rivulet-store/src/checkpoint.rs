@@ -39,10 +39,12 @@ pub(crate) fn writer_autocheckpoint_pages(restart_pages: u32) -> u32 {
     restart_pages.saturating_add(restart_pages / 8)
 }
 
-/// Bytes the WAL file may keep once it starts over: above the size it reaches (the backstop's
-/// frames, each a 4 KiB page and a 24-byte header, and a tenth more), so the file is reused in
-/// place. A limit below it (64 MiB was tried) truncates the file at every restart and grows it
-/// again, which doubled p99 latency at concurrency 32 (93-104 ms).
+/// Bytes the WAL file may keep once it starts over: the backstop's frames (each a 4 KiB page
+/// and a 24-byte header) and a tenth more, above what one-trace exports make it reach, so the
+/// file is reused in place. A limit below that (64 MiB was tried) truncates the file at every
+/// restart and grows it again, which doubled p99 latency at concurrency 32 (93-104 ms).
+/// Commits of thousands of spans (Collector-sized exports) can overshoot it (about 700 MB while
+/// filling a million spans 20 traces at a time); the file is then cut back at the restart.
 pub(crate) fn wal_size_limit_bytes(restart_pages: u32) -> u64 {
     u64::from(writer_autocheckpoint_pages(restart_pages)) * (4096 + 24) * 11 / 10
 }
