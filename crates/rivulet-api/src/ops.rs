@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Counter, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use rivulet_artifacts::{ArtifactPath, Artifacts};
 use rivulet_core::ErrorCode;
 use serde_json::{json, Value};
@@ -59,6 +59,10 @@ pub trait StoreProbe: Send + Sync + 'static {
     fn ingest_commits(&self) -> Option<(u64, u64)> {
         None
     }
+    /// SQLite only: syncs of the WAL that made commits durable so far, and the seconds they took.
+    fn wal_syncs(&self) -> Option<(u64, f64)> {
+        None
+    }
 }
 
 /// The server's Prometheus instruments.
@@ -80,6 +84,8 @@ pub struct Metrics {
     grpc_exports_receiving: IntGauge,
     ingest_commits: IntCounter,
     ingest_committed_spans: IntCounter,
+    wal_syncs: IntCounter,
+    wal_sync_seconds: Counter,
     ready: IntGauge,
 }
 
@@ -179,6 +185,16 @@ impl Metrics {
                 r,
                 IntCounter::new("rivulet_ingest_committed_spans_total", "Spans the span writer has committed").expect("valid metric"),
             ),
+            wal_syncs: register(
+                r,
+                IntCounter::new("rivulet_sqlite_wal_syncs_total", "Syncs of the SQLite WAL; each makes every commit before it durable")
+                    .expect("valid metric"),
+            ),
+            wal_sync_seconds: register(
+                r,
+                Counter::new("rivulet_sqlite_wal_sync_seconds_total", "Time spent syncing the SQLite WAL; per sync = seconds / syncs")
+                    .expect("valid metric"),
+            ),
             ready: register(r, IntGauge::new("rivulet_ready", "1 when the last /ready check passed, 0 when it failed").expect("valid metric")),
             registry,
         };
@@ -237,6 +253,10 @@ impl Metrics {
                 // The store keeps the totals; the counters catch up to them.
                 self.ingest_commits.inc_by(commits.saturating_sub(self.ingest_commits.get()));
                 self.ingest_committed_spans.inc_by(spans.saturating_sub(self.ingest_committed_spans.get()));
+            }
+            if let Some((syncs, seconds)) = probe.wal_syncs() {
+                self.wal_syncs.inc_by(syncs.saturating_sub(self.wal_syncs.get()));
+                self.wal_sync_seconds.inc_by((seconds - self.wal_sync_seconds.get()).max(0.0));
             }
         }
         let mut buffer = Vec::new();

@@ -52,6 +52,10 @@ impl StoreProbe for Checks {
     fn ingest_commits(&self) -> Option<(u64, u64)> {
         Some(self.store.ingest_commits())
     }
+
+    fn wal_syncs(&self) -> Option<(u64, f64)> {
+        self.store.wal_syncs()
+    }
 }
 
 struct Harness {
@@ -185,7 +189,10 @@ async fn metrics_after_traffic() {
         .header("x-mlflow-experiment-id", "0")
         .body(Body::from(export.encode_to_vec()))
         .unwrap();
+    let syncs_before = h.store.wal_syncs().unwrap().0;
     assert_eq!(send(&h.app, request).await.0, StatusCode::OK);
+    // The export was answered only after a sync of the WAL made its commit durable.
+    assert!(h.store.wal_syncs().unwrap().0 > syncs_before);
     // An export for an experiment that does not exist is refused as a whole.
     let request = Request::post("/v1/traces")
         .header("host", "localhost")
@@ -226,6 +233,14 @@ async fn metrics_after_traffic() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+    let syncs: u64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("rivulet_sqlite_wal_syncs_total "))
+        .unwrap_or_else(|| panic!("no WAL sync count in\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(syncs >= 1, "{text}");
+    assert!(text.contains("rivulet_sqlite_wal_sync_seconds_total "), "{text}");
     // Raw paths never become labels: the id and the unknown path stay out.
     assert!(!text.contains("m-0123456789abcdef") && !text.contains("4242"), "{text}");
 }

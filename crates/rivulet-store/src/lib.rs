@@ -13,6 +13,7 @@ pub mod schema;
 mod traces;
 pub(crate) mod tracking;
 pub mod uri;
+mod wal_sync;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -92,6 +93,8 @@ pub struct Store {
     ingest: Option<traces::ingest::IngestQueues>,
     /// The ingest queues' byte budget and the writers' commit counts, shared by every copy.
     ingest_shared: std::sync::Arc<traces::ingest::IngestShared>,
+    /// Makes SQLite commits durable (see wal_sync.rs); `None` on PostgreSQL and in memory.
+    wal_sync: Option<wal_sync::WalSync>,
 }
 
 impl Store {
@@ -106,6 +109,7 @@ impl Store {
                 };
                 let options = options
                     .journal_mode(SqliteJournalMode::Wal)
+                    // Commits do not sync the WAL themselves: wal_sync.rs does, off the writer.
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(20))
@@ -122,7 +126,10 @@ impl Store {
                     .pragma("temp_store", "memory")
                     .pragma("wal_autocheckpoint", checkpoint::writer_autocheckpoint_pages(settings.wal_restart_pages).to_string())
                     .pragma("journal_size_limit", checkpoint::wal_size_limit_bytes(settings.wal_restart_pages).to_string());
-                let write = connect_sqlite(SqlitePoolOptions::new().max_connections(1), write_options)
+                // The writer's connection is never closed while the store is open: its page cache
+                // stays warm, and the WAL file that wal_sync.rs syncs stays the same file.
+                let write_pool = SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+                let write = connect_sqlite(write_pool, write_options)
                     .await
                     .with_context(|| format!("opening SQLite database {uri}"))?;
                 let read = if path.is_none() {
@@ -158,9 +165,19 @@ impl Store {
             (Pools::Sqlite { read, write }, StoreUri::Sqlite { path: Some(_) }) => Some(checkpoint::Checkpointer::spawn(read.clone(), write.clone(), settings.wal_restart_pages)),
             _ => None,
         };
-        let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default() };
+        let wal_sync = match uri {
+            StoreUri::Sqlite { path: Some(path) } => {
+                Some(wal_sync::WalSync::spawn(path).with_context(|| format!("starting the WAL sync for {uri}"))?)
+            }
+            _ => None,
+        };
+        let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default(), wal_sync };
         store.ingest = Some(traces::ingest::spawn_writers(store.clone(), checkpointer).context("starting the span writers")?);
         Ok(store)
+    }
+
+    pub(crate) fn wal_sync(&self) -> Option<&wal_sync::WalSync> {
+        self.wal_sync.as_ref()
     }
 
     pub(crate) fn ingest_writers(&self) -> Option<&traces::ingest::IngestQueues> {
@@ -193,6 +210,11 @@ impl Store {
     /// Span batches waiting for the ingest writers, and how many may wait before exports get 503.
     pub fn ingest_queue(&self) -> Option<(usize, usize)> {
         self.ingest.as_ref().map(traces::ingest::IngestQueues::depth)
+    }
+
+    /// SQLite only: syncs of the WAL that made commits durable, and the seconds they took.
+    pub fn wal_syncs(&self) -> Option<(u64, f64)> {
+        self.wal_sync.as_ref().map(wal_sync::WalSync::totals)
     }
 
     /// Group commits the ingest writers have made, and the spans they carried (their ratio is the

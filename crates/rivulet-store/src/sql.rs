@@ -7,6 +7,7 @@ use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{Column, Row, TypeInfo};
 
 use crate::error::database_error;
+use crate::wal_sync::{PendingSync, WalSync};
 use crate::{Pools, Store};
 
 /// A value bound to a `$n` placeholder.
@@ -245,14 +246,16 @@ impl DbRow {
 
 /// An open write transaction on either backend. Dropped without `commit` it rolls back.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// The writer connection's transaction, and the sync that makes its commit durable (none
+    /// for a database in memory).
+    Sqlite(sqlx::Transaction<'static, Sqlite>, Option<WalSync>),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub async fn execute(&mut self, sql: &str, values: &[Bind]) -> Result<u64> {
         match self {
-            Tx::Sqlite(tx) => {
+            Tx::Sqlite(tx, _) => {
                 let sql = sqlite_placeholders(sql);
                 bind_all!(sqlx::query(&sql), values).execute(&mut **tx).await.map(|r| r.rows_affected())
             }
@@ -264,7 +267,7 @@ impl Tx {
     /// Like [`Tx::execute`], but hands a uniqueness violation back to the caller.
     pub async fn execute_unique(&mut self, sql: &str, values: &[Bind]) -> Result<Result<u64, ()>> {
         let result = match self {
-            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
+            Tx::Sqlite(tx, _) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
         };
         match result {
@@ -277,7 +280,7 @@ impl Tx {
     /// Like [`Tx::fetch_optional`], but hands a uniqueness violation back to the caller.
     pub async fn fetch_optional_unique(&mut self, sql: &str, values: &[Bind]) -> Result<Result<Option<DbRow>, ()>> {
         let result = match self {
-            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), values).fetch_optional(&mut **tx).await.map(|r| r.map(DbRow::Sqlite)),
+            Tx::Sqlite(tx, _) => bind_all!(sqlx::query(sql), values).fetch_optional(&mut **tx).await.map(|r| r.map(DbRow::Sqlite)),
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).fetch_optional(&mut **tx).await.map(|r| r.map(DbRow::Postgres)),
         };
         match result {
@@ -289,7 +292,7 @@ impl Tx {
 
     pub async fn fetch_all(&mut self, sql: &str, values: &[Bind]) -> Result<Vec<DbRow>> {
         match self {
-            Tx::Sqlite(tx) => {
+            Tx::Sqlite(tx, _) => {
                 let sql = sqlite_placeholders(sql);
                 bind_all!(sqlx::query(&sql), values)
                     .fetch_all(&mut **tx)
@@ -316,12 +319,25 @@ impl Tx {
         Ok(())
     }
 
+    /// Commits and returns once the commit is durable.
     pub async fn commit(self) -> Result<()> {
+        self.commit_before_sync().await?.durable().await
+    }
+
+    /// Commits and returns what the commit's durability still waits for, so the span writer
+    /// can start its next group meanwhile. Nobody may be told of the commit before
+    /// [`PendingSync::durable`] succeeds.
+    pub async fn commit_before_sync(self) -> Result<PendingSync> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx, sync) => {
+                tx.commit().await.map_err(database_error)?;
+                Ok(sync.map_or_else(PendingSync::done, |sync| sync.request()))
+            }
+            Tx::Postgres(tx) => {
+                tx.commit().await.map_err(database_error)?;
+                Ok(PendingSync::done())
+            }
         }
-        .map_err(database_error)
     }
 }
 
@@ -329,7 +345,7 @@ impl Store {
     /// Starts a write transaction (on SQLite, on the single writer connection).
     pub(crate) async fn begin(&self) -> Result<Tx> {
         match self.pools() {
-            Pools::Sqlite { write, .. } => write.begin().await.map(Tx::Sqlite),
+            Pools::Sqlite { write, .. } => write.begin().await.map(|tx| Tx::Sqlite(tx, self.wal_sync().cloned())),
             Pools::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
         }
         .map_err(database_error)

@@ -181,6 +181,10 @@ impl StoreProbe for StoreChecks {
     fn ingest_commits(&self) -> Option<(u64, u64)> {
         Some(self.0.ingest_commits())
     }
+
+    fn wal_syncs(&self) -> Option<(u64, f64)> {
+        self.0.wal_syncs()
+    }
 }
 
 #[cfg(test)]

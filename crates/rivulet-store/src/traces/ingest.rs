@@ -19,6 +19,7 @@ use rivulet_core::{CoreError, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::Checkpointer;
+use crate::wal_sync::PendingSync;
 use super::rows::{
     load_rollups, needs_token_totals, stored_span_trees, token_totals, truncate, write_key_values, write_rollups, write_spans, write_trace_infos,
 };
@@ -286,13 +287,28 @@ impl Store {
         let locations: HashMap<i64, String> =
             experiments.into_iter().filter_map(|(id, state)| state.ok().flatten().map(|location| (id, location))).collect();
         let batches: Vec<&SpanBatch> = accepted.iter().map(|job| &job.batch).collect();
-        let result = self.write_batches(&batches, &locations).await;
-        match &result {
-            Ok(()) => self.ingest_shared.record(batches.iter().map(|batch| batch.spans.len()).sum()),
-            Err(error) => tracing::warn!(error = %error, n_batches = accepted.len(), "span batch write failed"),
-        }
-        for job in accepted {
-            let _ = job.reply.send(result.clone());
+        let n_spans = batches.iter().map(|batch| batch.spans.len()).sum();
+        match self.write_batches(&batches, &locations).await {
+            // The group is answered once its commit is on disk; the writer goes on to the next
+            // group meanwhile (see wal_sync.rs).
+            Ok(pending) => {
+                let shared = self.ingest_shared.clone();
+                tokio::spawn(async move {
+                    let result = pending.durable().await;
+                    if result.is_ok() {
+                        shared.record(n_spans);
+                    }
+                    for job in accepted {
+                        let _ = job.reply.send(result.clone());
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, n_batches = accepted.len(), "span batch write failed");
+                for job in accepted {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
         }
     }
 
@@ -312,7 +328,7 @@ impl Store {
 
     /// Writes a group: reads what the group's traces already have (one or two queries), merges
     /// in Rust, then sends every write as one batch and commits.
-    async fn write_batches(&self, batches: &[&SpanBatch], locations: &HashMap<i64, String>) -> Result<()> {
+    async fn write_batches(&self, batches: &[&SpanBatch], locations: &HashMap<i64, String>) -> Result<PendingSync> {
         // Group spans by trace; the first batch naming a trace decides its experiment.
         let mut traces: BTreeMap<&str, (i64, Vec<&PreparedSpan>)> = BTreeMap::new();
         let mut resource_tags: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
@@ -329,7 +345,7 @@ impl Store {
             }
         }
         if traces.is_empty() {
-            return Ok(());
+            return Ok(PendingSync::done());
         }
         let trace_ids: Vec<&str> = traces.keys().copied().collect();
         let mut tx = self.begin().await?;
@@ -407,7 +423,7 @@ impl Store {
             );
         }
         tx.execute_batch(writes).await?;
-        tx.commit().await
+        tx.commit_before_sync().await
     }
 }
 
