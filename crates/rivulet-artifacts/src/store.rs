@@ -4,7 +4,8 @@
 //! multipart upload fed part by part while the body streams in. Both publish atomically — the
 //! local filesystem writes a staging file beside the target and renames it, S3 shows an object
 //! only once its upload completes — so an interrupted upload never leaves a half-written
-//! artifact visible. Memory stays bounded by `part_size × (max_concurrency + 1)` whatever the
+//! artifact visible. Local writes are synced (file, then directory) before they are reported,
+//! as S3 makes an object durable before it answers. Memory stays bounded by `part_size × (max_concurrency + 1)` whatever the
 //! file size. Local reads, listings and deletions run on the filesystem directly, behind the
 //! containment checks of [`crate::local`].
 
@@ -83,7 +84,7 @@ impl ArtifactStore {
         // Canonical, so the containment check compares like with like even when the configured
         // root is itself reached through a symlink (a mounted volume, /tmp on macOS).
         let root = std::fs::canonicalize(&directory)?;
-        let filesystem = LocalFileSystem::new_with_prefix(&root).map_err(std::io::Error::other)?;
+        let filesystem = LocalFileSystem::new_with_prefix(&root).map_err(std::io::Error::other)?.with_fsync(true);
         Ok(ArtifactStore {
             uri: uri.into(),
             store: Arc::new(filesystem),
