@@ -331,7 +331,7 @@ impl Tx {
         match self {
             Tx::Sqlite(tx, sync) => {
                 tx.commit().await.map_err(database_error)?;
-                Ok(sync.map_or_else(PendingSync::done, |sync| sync.request()))
+                Ok(sync.map_or_else(PendingSync::done, |sync| sync.pending()))
             }
             Tx::Postgres(tx) => {
                 tx.commit().await.map_err(database_error)?;

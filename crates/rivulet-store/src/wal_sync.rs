@@ -23,12 +23,13 @@ use std::os::unix::fs::MetadataExt;
 use rivulet_core::{CoreError, Result};
 use tokio::sync::oneshot;
 
-type SyncOutcome = std::result::Result<(), Arc<io::Error>>;
+/// What runs once a sync has finished, on the sync thread, with its outcome.
+type Waiter = Box<dyn FnOnce(Result<()>) + Send>;
 
 /// Hands syncs of one database's WAL file to the sync thread. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct WalSync {
-    requests: mpsc::Sender<oneshot::Sender<SyncOutcome>>,
+    waiters: mpsc::Sender<Waiter>,
     totals: Arc<SyncTotals>,
 }
 
@@ -39,8 +40,8 @@ struct SyncTotals {
     micros: AtomicU64,
 }
 
-/// A commit waiting for the sync that makes it durable.
-pub(crate) struct PendingSync(Option<oneshot::Receiver<SyncOutcome>>);
+/// A finished commit, and the sync (if any) that will make it durable.
+pub(crate) struct PendingSync(Option<WalSync>);
 
 impl PendingSync {
     /// A commit that needs no sync of its own (PostgreSQL, or a database in memory).
@@ -48,18 +49,31 @@ impl PendingSync {
         PendingSync(None)
     }
 
-    /// Waits until the commit is on disk.
-    pub(crate) async fn durable(self) -> Result<()> {
-        let Some(outcome) = self.0 else { return Ok(()) };
-        match outcome.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => {
-                tracing::error!(%error, "syncing the SQLite WAL failed; the commit may not survive a power loss");
-                Err(CoreError::unavailable("the database could not confirm the write reached the disk; retry the request"))
+    /// Runs `then` once the commit is on disk: at once when nothing needs syncing, otherwise on
+    /// the sync thread right after the sync, so answering a request takes no further hop.
+    pub(crate) fn then(self, then: impl FnOnce(Result<()>) + Send + 'static) {
+        match self.0 {
+            None => then(Ok(())),
+            Some(sync) => {
+                if let Err(refused) = sync.waiters.send(Box::new(then)) {
+                    (refused.0)(Err(shutting_down()));
+                }
             }
-            Err(_) => Err(CoreError::unavailable("the store is shutting down; retry the request")),
         }
     }
+
+    /// Waits until the commit is on disk.
+    pub(crate) async fn durable(self) -> Result<()> {
+        let (reply, outcome) = oneshot::channel();
+        self.then(move |result| {
+            let _ = reply.send(result);
+        });
+        outcome.await.unwrap_or_else(|_| Err(shutting_down()))
+    }
+}
+
+fn shutting_down() -> CoreError {
+    CoreError::unavailable("the store is shutting down; retry the request")
 }
 
 impl WalSync {
@@ -71,24 +85,28 @@ impl WalSync {
         let mut wal = database.into_os_string();
         wal.push("-wal");
         let mut file = WalFile { path: PathBuf::from(wal), open: None };
-        let (requests, pending) = mpsc::channel::<oneshot::Sender<SyncOutcome>>();
+        let (waiters, queued) = mpsc::channel::<Waiter>();
         let totals = Arc::new(SyncTotals::default());
         let counted = totals.clone();
         std::thread::Builder::new().name("wal-sync".into()).spawn(move || {
-            while let Ok(first) = pending.recv() {
-                // Everything queued by now was committed before this sync starts, so one sync
-                // answers them all.
-                let waiting: Vec<_> = std::iter::once(first).chain(pending.try_iter()).collect();
+            while let Ok(first) = queued.recv() {
+                // Every waiter queued by now belongs to a commit that finished before this sync
+                // starts, so one sync answers them all.
+                let waiting: Vec<Waiter> = std::iter::once(first).chain(queued.try_iter()).collect();
                 let started = Instant::now();
-                let outcome = file.sync().map_err(Arc::new);
+                let outcome = file.sync();
                 counted.syncs.fetch_add(1, Ordering::Relaxed);
                 counted.micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-                for request in waiting {
-                    let _ = request.send(outcome.clone());
+                let outcome = outcome.map_err(|error| {
+                    tracing::error!(%error, "syncing the SQLite WAL failed; recent commits may not survive a power loss");
+                    CoreError::unavailable("the database could not confirm the write reached the disk; retry the request")
+                });
+                for waiter in waiting {
+                    waiter(outcome.clone());
                 }
             }
         })?;
-        Ok(WalSync { requests, totals })
+        Ok(WalSync { waiters, totals })
     }
 
     /// Syncs made so far, and the seconds they took in all.
@@ -96,12 +114,9 @@ impl WalSync {
         (self.totals.syncs.load(Ordering::Relaxed), self.totals.micros.load(Ordering::Relaxed) as f64 / 1e6)
     }
 
-    /// Asks for a sync covering every commit made so far.
-    pub(crate) fn request(&self) -> PendingSync {
-        let (reply, outcome) = oneshot::channel();
-        // A closed channel drops `reply`, which `durable` reports as shutting down.
-        let _ = self.requests.send(reply);
-        PendingSync(Some(outcome))
+    /// A commit just made, waiting for a sync that covers it.
+    pub(crate) fn pending(&self) -> PendingSync {
+        PendingSync(Some(self.clone()))
     }
 }
 
@@ -161,9 +176,9 @@ mod tests {
         std::fs::write(&database, b"").unwrap();
         let sync = WalSync::spawn(&database).unwrap();
         // No WAL yet: nothing waits in one.
-        sync.request().durable().await.unwrap();
+        sync.pending().durable().await.unwrap();
         std::fs::write(dir.path().join("store.db-wal"), b"frames").unwrap();
-        let pending: Vec<_> = (0..16).map(|_| sync.request()).collect();
+        let pending: Vec<_> = (0..16).map(|_| sync.pending()).collect();
         for request in pending {
             request.durable().await.unwrap();
         }

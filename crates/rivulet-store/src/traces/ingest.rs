@@ -293,8 +293,7 @@ impl Store {
             // group meanwhile (see wal_sync.rs).
             Ok(pending) => {
                 let shared = self.ingest_shared.clone();
-                tokio::spawn(async move {
-                    let result = pending.durable().await;
+                pending.then(move |result| {
                     if result.is_ok() {
                         shared.record(n_spans);
                     }
