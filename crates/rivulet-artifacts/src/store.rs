@@ -5,9 +5,9 @@
 //! local filesystem writes a staging file beside the target and renames it, S3 shows an object
 //! only once its upload completes — so an interrupted upload never leaves a half-written
 //! artifact visible. Local writes are synced (file, then directory) before they are reported,
-//! as S3 makes an object durable before it answers. Memory stays bounded by `part_size × (max_concurrency + 1)` whatever the
-//! file size. Local reads, listings and deletions run on the filesystem directly, behind the
-//! containment checks of [`crate::local`].
+//! as S3 makes an object durable before it answers. Memory stays bounded by
+//! `part_size × (max_concurrency + 1)` whatever the file size. Local reads, listings and
+//! deletions run on the filesystem directly, behind the containment checks of [`crate::local`].
 
 use std::fmt;
 use std::path::PathBuf;

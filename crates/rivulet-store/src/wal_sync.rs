@@ -6,9 +6,10 @@
 //! write the WAL but do not sync it; checkpoints still sync both files) and a commit is reported
 //! only after this thread's `fdatasync` of the WAL file has returned. One sync covers every
 //! commit that finished before it began, so commits that land during a sync share the next one.
-//! What reaches the disk, and in what order, is what `FULL` gives: only the moment of the sync
-//! moves, and no request is answered before it. Readers can see a commit up to one sync
-//! (a few milliseconds) before it is durable, as with `NORMAL`; nobody is told it succeeded.
+//! A reported commit relies on what `FULL` would give it (its frames are on disk, and SQLite
+//! still syncs the WAL header when it starts the WAL over); only the moment of the sync moves.
+//! Readers can see a commit up to one sync (a few milliseconds) before it is durable, as with
+//! `NORMAL`, but nobody is told it succeeded before then.
 
 use std::fs::File;
 use std::io;
