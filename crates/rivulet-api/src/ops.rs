@@ -81,6 +81,7 @@ pub struct Metrics {
     ingest_queue_capacity: IntGauge,
     export_bytes_in_flight: IntGauge,
     export_bytes_budget: IntGauge,
+    export_bytes_received: IntGauge,
     grpc_exports_receiving: IntGauge,
     ingest_commits: IntCounter,
     ingest_committed_spans: IntCounter,
@@ -166,6 +167,11 @@ impl Metrics {
                 IntGauge::new("rivulet_otlp_in_flight_bytes", "Decompressed OTLP export bytes being decoded, queued or awaiting commit")
                     .expect("valid metric"),
             ),
+            export_bytes_received: register(
+                r,
+                IntGauge::new("rivulet_otlp_received_bytes", "Compressed OTLP/HTTP export bytes received and not yet decompressed")
+                    .expect("valid metric"),
+            ),
             export_bytes_budget: register(
                 r,
                 IntGauge::new("rivulet_otlp_in_flight_budget_bytes", "OTLP export bytes that may be in flight before exports wait (--otlp-max-in-flight-mib)")
@@ -233,6 +239,7 @@ impl Metrics {
     pub(crate) fn record_export_admission(&self, admission: &crate::otlp::ExportAdmission) {
         self.export_bytes_in_flight.set(admission.in_flight_bytes() as i64);
         self.export_bytes_budget.set(admission.budget_bytes() as i64);
+        self.export_bytes_received.set(admission.received_bytes() as i64);
         self.grpc_exports_receiving.set(admission.receiving_grpc() as i64);
     }
 

@@ -224,6 +224,7 @@ async fn metrics_after_traffic() {
         "rivulet_ingest_queue_depth 0",
         // Every export has been answered: its room in the budget is back.
         "rivulet_otlp_in_flight_bytes 0",
+        "rivulet_otlp_received_bytes 0",
         "rivulet_otlp_in_flight_budget_bytes 25165824",
         "rivulet_otlp_grpc_receiving 0",
         // The accepted export's two spans, in one group commit.

@@ -287,16 +287,122 @@ async fn exports_share_an_in_flight_budget() {
         .header("x-mlflow-experiment-id", &experiment)
         .body(Body::from(export(vec![otlp_span(2, 1, None, 0, 10)]).encode_to_vec()))
         .unwrap();
-    let response = rivulet_api::router(h.state.clone()).oneshot(request).await.unwrap();
+    // Meanwhile, with the receive budget taken too, a body waits unread for room, then is read
+    // to its end and dropped, so its sender gets the 503 rather than a broken connection.
+    let mut receive_room = rivulet_api::otlp::ReceivedBody::default();
+    h.state.export_admission.hold_received(&mut receive_room, usize::MAX).await.unwrap();
+    let unread = bytes::Bytes::from(export(vec![otlp_span(3, 1, None, 0, 10)]).encode_to_vec());
+    let unread_length = unread.len();
+    let drained = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let last_chunk_read = drained.clone();
+    let halves = [(unread.slice(..unread_length / 2), false), (unread.slice(unread_length / 2..), true)];
+    let halves = futures::StreamExt::map(futures::stream::iter(halves), move |(half, last)| {
+        last_chunk_read.store(last, std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, std::io::Error>(half)
+    });
+    let waiting_unread = Request::post("/v1/traces")
+        .header("content-type", "application/x-protobuf")
+        .header("content-length", unread_length)
+        .header("x-mlflow-experiment-id", &experiment)
+        .body(Body::from_stream(halves))
+        .unwrap();
+    let (response, unread_response) =
+        tokio::join!(rivulet_api::router(h.state.clone()).oneshot(request), rivulet_api::router(h.state.clone()).oneshot(waiting_unread));
+    let response = response.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("2"), "the Collector retries 503");
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(rpc_message(&body).contains("overloaded"), "{}", rpc_message(&body));
+    let unread_response = unread_response.unwrap();
+    assert_eq!(unread_response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(drained.load(std::sync::atomic::Ordering::SeqCst), "the refused body was read to its end");
     assert_eq!(h.trace_count().await, 1);
+    drop(receive_room);
+    assert_eq!(h.state.export_admission.received_bytes(), 0);
 
     drop(held);
     assert_eq!(h.post_proto(&experiment, &export(vec![otlp_span(2, 1, None, 0, 10)])).await.0, StatusCode::OK);
     assert_eq!(h.trace_count().await, 2);
+}
+
+#[tokio::test]
+async fn compressed_bodies_wait_within_a_receive_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) }, StoreSettings::default()).await.unwrap();
+    // A 64 KiB decoded budget gives compressed bodies 256 KiB of room.
+    let settings = ApiSettings { otlp_in_flight_bytes: 64 * 1024, ..ApiSettings::default() };
+    let h = Harness { state: AppState::new(store.clone(), None, settings), store, _dir: dir };
+    let experiment = h.experiment("e").await;
+    let export_of = |trace: u8, value_bytes: usize| {
+        let mut span = otlp_span(trace, 1, None, 0, 10);
+        span.attributes.push(string_attribute("output.value", &"v".repeat(value_bytes)));
+        export(vec![span]).encode_to_vec()
+    };
+    // Sends `bytes` with its length declared, the first `sent` of them at once and the rest
+    // when the returned sender is dropped.
+    let post_streamed = |bytes: Vec<u8>, sent: usize| {
+        let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
+        let length = bytes.len();
+        let first = bytes::Bytes::copy_from_slice(&bytes[..sent]);
+        let rest = bytes::Bytes::copy_from_slice(&bytes[sent..]);
+        let stream = futures::StreamExt::chain(futures::stream::iter([Ok::<_, std::io::Error>(first)]), futures::stream::once(async move {
+            let _ = receiver.await;
+            Ok(rest)
+        }));
+        let request = Request::post("/v1/traces")
+            .header("content-type", "application/x-protobuf")
+            .header("content-length", length)
+            .header("x-mlflow-experiment-id", &experiment)
+            .body(Body::from_stream(stream))
+            .unwrap();
+        let answer = tokio::spawn(rivulet_api::router(h.state.clone()).oneshot(request));
+        (sender, answer)
+    };
+    let wait_for_received = |bytes: usize| {
+        let admission = h.state.export_admission.clone();
+        async move {
+            for _ in 0..200 {
+                if admission.received_bytes() == bytes {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("received bytes stayed at {} instead of {bytes}", admission.received_bytes());
+        }
+    };
+
+    // A declared length over the body limit is refused before any of the body is read.
+    let request = Request::post("/v1/traces")
+        .header("content-type", "application/x-protobuf")
+        .header("content-length", 100 * 1024 * 1024)
+        .header("x-mlflow-experiment-id", &experiment)
+        .body(Body::from_stream(futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>()))
+        .unwrap();
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(5), rivulet_api::router(h.state.clone()).oneshot(request)).await;
+    assert_eq!(refused.expect("answered without waiting for the body").unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(h.state.export_admission.received_bytes(), 0);
+
+    // A slow body holds room for all it declared while it arrives.
+    let slow = export_of(1, 200 * 1024);
+    let slow_length = slow.len();
+    let (finish_slow, slow_answer) = post_streamed(slow, 1000);
+    wait_for_received(slow_length.div_ceil(1024) * 1024).await;
+    let metrics = rivulet_api::router(h.state.clone()).oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    let metrics = String::from_utf8(metrics.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(metrics.contains(&format!("rivulet_otlp_received_bytes {}\n", slow_length.div_ceil(1024) * 1024)), "{metrics}");
+    // A small export still fits beside it; one that does not waits for the slow one's room.
+    assert_eq!(h.post_proto(&experiment, &export(vec![otlp_span(2, 1, None, 0, 10)])).await.0, StatusCode::OK);
+    let whole = export_of(3, 100 * 1024);
+    let whole_length = whole.len();
+    let (send_rest, waiting) = post_streamed(whole, whole_length);
+    drop(send_rest);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "no room: the second large body waits");
+    drop(finish_slow);
+    assert_eq!(slow_answer.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!(waiting.await.unwrap().unwrap().status(), StatusCode::OK);
+    wait_for_received(0).await;
+    assert_eq!(h.trace_count().await, 3);
 }
 
 /// Serves the harness's state over gRPC as the binary does, and connects a client (its clones

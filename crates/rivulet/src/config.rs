@@ -76,7 +76,7 @@ pub struct ServerArgs {
 
     /// OTLP export bytes (decompressed) that may be decoded, queued or awaiting commit at once,
     /// in MiB; later exports wait, then get 503. An export takes about five times its size in
-    /// memory until it is answered.
+    /// memory until it is answered. Compressed bodies waiting over HTTP may hold four times this.
     #[arg(long, env = "RIVULET_OTLP_MAX_IN_FLIGHT_MIB", default_value_t = 24)]
     pub otlp_max_in_flight_mib: usize,
 

@@ -5,9 +5,12 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
+use super::admission::{ExportAdmission, ReceivedBody};
 use super::decode::{decode_request, decompress, encoding_of, Encoding, OtlpError};
 use super::experiment::{ExperimentSelector, EXPERIMENT_ID_HEADER, EXPERIMENT_NAME_HEADER, RUN_ID_HEADER};
 use super::{ingest_export, ExportError, ExportTarget};
@@ -60,19 +63,68 @@ fn error_response(encoding: Encoding, status: u16, message: &str) -> Response {
 }
 
 /// A body that could not be read: too large (413), or the connection failed (400).
-fn body_error(encoding: Encoding, error: &axum::Error, limit: usize) -> Response {
-    use std::error::Error as _;
-    let mut source = error.source();
+fn body_error(encoding: Encoding, error: &(dyn std::error::Error + 'static), limit: usize) -> Response {
+    let mut cause = Some(error);
     let mut too_large = false;
-    while let Some(cause) = source {
-        too_large |= cause.is::<http_body_util::LengthLimitError>();
-        source = cause.source();
+    while let Some(error) = cause {
+        too_large |= error.is::<http_body_util::LengthLimitError>();
+        cause = error.source();
     }
     if too_large {
-        error_response(encoding, 413, &format!("request body exceeds {limit} bytes"))
+        too_large_response(encoding, limit)
     } else {
         error_response(encoding, 400, &format!("cannot read the request body: {error}"))
     }
+}
+
+fn too_large_response(encoding: Encoding, limit: usize) -> Response {
+    error_response(encoding, 413, &format!("request body exceeds {limit} bytes"))
+}
+
+/// Reads an export's body, at most `limit` bytes, holding room in the receive budget for what
+/// has arrived (all of a declared `Content-Length` before reading any of it).
+async fn receive_body(admission: &ExportAdmission, headers: &HeaderMap, body: Body, limit: usize, encoding: Encoding) -> Result<(Bytes, ReceivedBody), Response> {
+    let declared = header_text(headers, header::CONTENT_LENGTH.as_str()).and_then(|length| length.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large_response(encoding, limit));
+    }
+    let mut body = http_body_util::Limited::new(body, limit);
+    let mut received = ReceivedBody::default();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut length = 0;
+    let mut room = match declared {
+        Some(length) => admission.hold_received(&mut received, length).await,
+        None => Ok(()),
+    };
+    while room.is_ok() {
+        let Some(frame) = body.frame().await else { break };
+        let frame = frame.map_err(|error| body_error(encoding, error.as_ref(), limit))?;
+        if let Ok(chunk) = frame.into_data() {
+            length += chunk.len();
+            room = admission.hold_received(&mut received, length).await;
+            chunks.push(chunk);
+        }
+    }
+    if let Err(error) = room {
+        // No room in time. The rest of the body is read and dropped before answering, so the
+        // sender, still writing it, gets the 503 to retry rather than a broken connection.
+        drop((chunks, received));
+        while let Some(Ok(_)) = body.frame().await {}
+        return Err(error_response(encoding, error.code.http_status(), &error.message));
+    }
+    // Most bodies arrive as one chunk, which is kept as it is.
+    let body = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut joined = BytesMut::with_capacity(length);
+            for chunk in chunks {
+                joined.extend_from_slice(&chunk);
+            }
+            joined.freeze()
+        }
+    };
+    Ok((body, received))
 }
 
 pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -82,19 +134,20 @@ pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, bo
         Err(error) => return error_response(Encoding::Json, error.status, &error.message),
     };
     let limits = state.settings.otlp_limits;
-    let body = match axum::body::to_bytes(body, limits.max_body_bytes).await {
+    let (body, received) = match receive_body(&state.export_admission, &headers, body, limits.max_body_bytes, encoding).await {
         Ok(body) => body,
-        Err(error) => return body_error(encoding, &error, limits.max_body_bytes),
+        Err(response) => return response,
     };
     // Only a few exports decompress at a time, and keep their turn until they have room in the
     // budget: the others wait holding their compressed bodies alone (see `ExportAdmission`).
-    // The turn is taken after the body has arrived, so a slow sender holds up nobody else.
+    // The turn is taken after the body has arrived, so a slow sender holds nothing but its room
+    // in the receive budget.
     let turn = match state.export_admission.start_decompressing().await {
         Ok(turn) => turn,
         Err(error) => return error_response(encoding, error.code.http_status(), &error.message),
     };
     let bytes = decompress(&body, header_text(&headers, header::CONTENT_ENCODING.as_str()).as_deref(), limits.max_body_bytes);
-    drop(body);
+    drop((body, received));
     let bytes = match bytes {
         Ok(bytes) => bytes,
         Err(OtlpError { status, message }) => return error_response(encoding, status, &message),

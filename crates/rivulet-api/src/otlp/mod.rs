@@ -14,7 +14,7 @@ use rivulet_core::traces::model::SpanBatch;
 use rivulet_core::traces::prepare::prepare_span;
 use rivulet_core::CoreError;
 
-pub use admission::{Admitted, ExportAdmission};
+pub use admission::{Admitted, ExportAdmission, ReceivedBody};
 pub use experiment::{ExperimentSelector, TraceExperiments};
 pub use http::export_traces;
 
