@@ -25,12 +25,16 @@ struct Harness {
 }
 
 async fn harness(default_experiment: Option<&str>) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) };
-    let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
     let mut settings = ApiSettings::default();
     settings.otlp_limits.max_body_bytes = 8 * 1024 * 1024;
     settings.otlp_limits.max_attribute_bytes = 1024 * 1024;
+    harness_with(default_experiment, settings).await
+}
+
+async fn harness_with(default_experiment: Option<&str>, settings: ApiSettings) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) };
+    let store = Store::open(&uri, StoreSettings::default()).await.unwrap();
     let state = AppState::new(store.clone(), default_experiment.map(str::to_string), settings);
     Harness { state, store, _dir: dir }
 }
@@ -265,10 +269,7 @@ async fn bad_input_is_refused_and_stores_nothing() {
 
 #[tokio::test]
 async fn exports_share_an_in_flight_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) }, StoreSettings::default()).await.unwrap();
-    let settings = ApiSettings { otlp_in_flight_bytes: 64 * 1024, ..ApiSettings::default() };
-    let h = Harness { state: AppState::new(store.clone(), None, settings), store, _dir: dir };
+    let h = harness_with(None, ApiSettings { otlp_in_flight_bytes: 64 * 1024, ..ApiSettings::default() }).await;
     let experiment = h.experiment("e").await;
 
     // Larger than the whole budget: runs alone rather than never.
@@ -327,11 +328,8 @@ async fn exports_share_an_in_flight_budget() {
 
 #[tokio::test]
 async fn compressed_bodies_wait_within_a_receive_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreUri::Sqlite { path: Some(dir.path().join("mlflow.db")) }, StoreSettings::default()).await.unwrap();
     // A 64 KiB decoded budget gives compressed bodies 256 KiB of room.
-    let settings = ApiSettings { otlp_in_flight_bytes: 64 * 1024, ..ApiSettings::default() };
-    let h = Harness { state: AppState::new(store.clone(), None, settings), store, _dir: dir };
+    let h = harness_with(None, ApiSettings { otlp_in_flight_bytes: 64 * 1024, ..ApiSettings::default() }).await;
     let experiment = h.experiment("e").await;
     let export_of = |trace: u8, value_bytes: usize| {
         let mut span = otlp_span(trace, 1, None, 0, 10);
