@@ -12,8 +12,8 @@
 //! The compressed bodies that wait are bounded too: an HTTP export takes room in a receive
 //! budget (four times the decoded one) as its body arrives, all of a declared `Content-Length`
 //! at once, and gives it back once decompressed. Without it, memory grew with the number of
-//! senders: 128 uncompressed exports of 2.8 MB at once took the server to 706 MiB, against 436
-//! MiB with it (and 399-410 MiB at 64 or 128). A body that finds no room stops being read (its
+//! senders: 128 uncompressed exports of 2.8 MB at once took the server to 706 MiB; with it,
+//! 64 or 128 such senders peaked at 399-436 MiB. A body that finds no room stops being read (its
 //! sender sees TCP back-pressure); past the timeout the rest of it is read and dropped, and it is
 //! answered 503.
 //!
