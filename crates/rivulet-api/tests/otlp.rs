@@ -267,6 +267,20 @@ async fn bad_input_is_refused_and_stores_nothing() {
     assert_eq!(h.store.get_spans("tr-01010101010101010101010101010101").await.unwrap().len(), 1);
 }
 
+/// A protobuf export whose body arrives from `chunks`, with `length` declared as its size.
+fn streamed_export(
+    experiment: &str,
+    length: usize,
+    chunks: impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+) -> Request<Body> {
+    Request::post("/v1/traces")
+        .header("content-type", "application/x-protobuf")
+        .header("content-length", length)
+        .header("x-mlflow-experiment-id", experiment)
+        .body(Body::from_stream(chunks))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn exports_share_an_in_flight_budget() {
     let h = harness_with(None, ApiSettings { otlp_in_flight_bytes: 64 * 1024, ..ApiSettings::default() }).await;
@@ -301,12 +315,7 @@ async fn exports_share_an_in_flight_budget() {
         last_chunk_read.store(last, std::sync::atomic::Ordering::SeqCst);
         Ok::<_, std::io::Error>(half)
     });
-    let waiting_unread = Request::post("/v1/traces")
-        .header("content-type", "application/x-protobuf")
-        .header("content-length", unread_length)
-        .header("x-mlflow-experiment-id", &experiment)
-        .body(Body::from_stream(halves))
-        .unwrap();
+    let waiting_unread = streamed_export(&experiment, unread_length, halves);
     let (response, unread_response) =
         tokio::join!(rivulet_api::router(h.state.clone()).oneshot(request), rivulet_api::router(h.state.clone()).oneshot(waiting_unread));
     let response = response.unwrap();
@@ -347,13 +356,7 @@ async fn compressed_bodies_wait_within_a_receive_budget() {
             let _ = receiver.await;
             Ok(rest)
         }));
-        let request = Request::post("/v1/traces")
-            .header("content-type", "application/x-protobuf")
-            .header("content-length", length)
-            .header("x-mlflow-experiment-id", &experiment)
-            .body(Body::from_stream(stream))
-            .unwrap();
-        let answer = tokio::spawn(rivulet_api::router(h.state.clone()).oneshot(request));
+        let answer = tokio::spawn(rivulet_api::router(h.state.clone()).oneshot(streamed_export(&experiment, length, stream)));
         (sender, answer)
     };
     let wait_for_received = |bytes: usize| {
@@ -370,12 +373,7 @@ async fn compressed_bodies_wait_within_a_receive_budget() {
     };
 
     // A declared length over the body limit is refused before any of the body is read.
-    let request = Request::post("/v1/traces")
-        .header("content-type", "application/x-protobuf")
-        .header("content-length", 100 * 1024 * 1024)
-        .header("x-mlflow-experiment-id", &experiment)
-        .body(Body::from_stream(futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>()))
-        .unwrap();
+    let request = streamed_export(&experiment, 100 * 1024 * 1024, futures::stream::pending());
     let refused = tokio::time::timeout(std::time::Duration::from_secs(5), rivulet_api::router(h.state.clone()).oneshot(request)).await;
     assert_eq!(refused.expect("answered without waiting for the body").unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(h.state.export_admission.received_bytes(), 0);
