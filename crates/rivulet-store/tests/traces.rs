@@ -201,7 +201,13 @@ async fn start_trace_merges_with_spans(store: Store) {
     assert_eq!(after.span_count, Some(2));
 
     let deleted = experiment(&store, "deleted").await;
+    // The writer has seen the experiment active just before its deletion, and still refuses
+    // spans right after it.
+    ingest(&store, deleted, vec![span(7, 1, None, 0, 10, json!({}))]).await;
     store.delete_experiment(deleted).await.unwrap();
+    let late = SpanBatch { experiment_id: deleted, spans: vec![prepare_span(span(8, 1, None, 0, 10, json!({})))], resource_tags: BTreeMap::new(), run_id: None };
+    assert_eq!(store.ingest_spans(late).await.unwrap_err().code, ErrorCode::InvalidParameterValue, "spans after the deletion are refused");
+    assert!(store.get_trace_info(&trace_id(8)).await.is_err(), "nothing of the refused batch is stored");
     let mut refused = info.clone();
     refused.trace_id = trace_id(9);
     refused.experiment_id = deleted;

@@ -94,11 +94,51 @@ pub(crate) struct IngestShared {
     budget: tokio::sync::Semaphore,
     commits: AtomicU64,
     spans: AtomicU64,
+    /// Bumped after every experiment deletion, so the writers forget the experiments they
+    /// know to be active.
+    experiments_deleted: AtomicU64,
 }
 
 impl Default for IngestShared {
     fn default() -> Self {
-        IngestShared { budget: tokio::sync::Semaphore::new(QUEUED_BYTES_BUDGET / BUDGET_UNIT), commits: AtomicU64::new(0), spans: AtomicU64::new(0) }
+        IngestShared {
+            budget: tokio::sync::Semaphore::new(QUEUED_BYTES_BUDGET / BUDGET_UNIT),
+            commits: AtomicU64::new(0),
+            spans: AtomicU64::new(0),
+            experiments_deleted: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How long a writer trusts that an experiment is active without asking the database again.
+/// Deletions through this server reach the writers at once; this bounds how long spans still
+/// land in an experiment that another process sharing the database deleted.
+const ACTIVE_EXPERIMENT_TTL: Duration = Duration::from_secs(1);
+
+/// The experiments a writer has recently found active, with their artifact locations. Asking
+/// the database for each group took a twentieth of the SQLite writer's time at concurrency 32.
+#[derive(Default)]
+struct ActiveExperiments {
+    deletions_seen: u64,
+    known: HashMap<i64, (Option<String>, std::time::Instant)>,
+}
+
+impl ActiveExperiments {
+    /// The experiment's artifact location if it is known to be active, forgetting everything
+    /// once an experiment has been deleted since the last look.
+    fn get(&mut self, experiment_id: i64, deletions: u64, now: std::time::Instant) -> Option<Option<String>> {
+        if deletions != self.deletions_seen {
+            self.known.clear();
+            self.deletions_seen = deletions;
+        }
+        match self.known.get(&experiment_id) {
+            Some((location, checked)) if now.duration_since(*checked) < ACTIVE_EXPERIMENT_TTL => Some(location.clone()),
+            _ => None,
+        }
+    }
+
+    fn remember(&mut self, experiment_id: i64, location: Option<String>, now: std::time::Instant) {
+        self.known.insert(experiment_id, (location, now));
     }
 }
 
@@ -117,6 +157,11 @@ impl IngestShared {
 
     pub(crate) fn totals(&self) -> (u64, u64) {
         (self.commits.load(Ordering::Relaxed), self.spans.load(Ordering::Relaxed))
+    }
+
+    /// Called after an experiment's deletion has committed.
+    pub(crate) fn experiment_deleted(&self) {
+        self.experiments_deleted.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -158,6 +203,7 @@ pub(crate) fn spawn_writers(store: Store, checkpointer: Option<Checkpointer>) ->
 /// One writer: takes everything queued (up to a group's limit), writes it in one transaction,
 /// answers every request in it, and repeats until all senders are gone.
 async fn run_writer(store: Store, checkpointer: Option<Checkpointer>, mut receiver: mpsc::Receiver<IngestJob>) {
+    let mut active = ActiveExperiments::default();
     while let Some(first) = receiver.recv().await {
         let mut n_spans = first.n_spans();
         let mut jobs = vec![first];
@@ -179,7 +225,7 @@ async fn run_writer(store: Store, checkpointer: Option<Checkpointer>, mut receiv
             }
         }
         if !span_jobs.is_empty() {
-            store.write_group(span_jobs).await;
+            store.write_group(span_jobs, &mut active).await;
         }
         for (info, reply) in start_jobs {
             let _ = reply.send(store.start_trace_in_writer(info).await);
@@ -265,14 +311,26 @@ impl Store {
         self.ingest_writers().ok_or_else(|| CoreError::internal("span ingest is not running"))
     }
 
-    async fn write_group(&self, jobs: Vec<SpanJob>) {
+    async fn write_group(&self, jobs: Vec<SpanJob>, active: &mut ActiveExperiments) {
         // Refuse batches for missing or deleted experiments without failing their neighbours.
         let mut accepted: Vec<SpanJob> = Vec::with_capacity(jobs.len());
         let mut experiments: HashMap<i64, Result<Option<String>>> = HashMap::new();
+        let now = std::time::Instant::now();
+        let deletions = self.ingest_shared.experiments_deleted.load(Ordering::Acquire);
         for job in jobs {
             let experiment_id = job.batch.experiment_id;
             if let std::collections::hash_map::Entry::Vacant(unchecked) = experiments.entry(experiment_id) {
-                unchecked.insert(self.experiment_accepting_traces(experiment_id).await);
+                let state = match active.get(experiment_id, deletions, now) {
+                    Some(location) => Ok(location),
+                    None => {
+                        let state = self.experiment_accepting_traces(experiment_id).await;
+                        if let Ok(location) = &state {
+                            active.remember(experiment_id, location.clone(), now);
+                        }
+                        state
+                    }
+                };
+                unchecked.insert(state);
             }
             match &experiments[&experiment_id] {
                 Ok(_) => accepted.push(job),
@@ -460,6 +518,21 @@ mod tests {
         assert_eq!(budget_units(&batch(&[10 * 1024 - SPAN_OVERHEAD_BYTES; 3])), 30);
         let whole = (QUEUED_BYTES_BUDGET / BUDGET_UNIT) as u32;
         assert_eq!(budget_units(&batch(&[QUEUED_BYTES_BUDGET, 1])), whole, "an oversized batch takes the whole budget, and runs alone");
+    }
+
+    #[test]
+    fn active_experiments_expire_and_are_forgotten_after_a_deletion() {
+        let start = std::time::Instant::now();
+        let mut active = ActiveExperiments::default();
+        assert_eq!(active.get(1, 0, start), None, "nothing is known before a look at the database");
+        active.remember(1, Some("file:///a".into()), start);
+        active.remember(2, None, start);
+        assert_eq!(active.get(1, 0, start + Duration::from_millis(999)), Some(Some("file:///a".into())));
+        assert_eq!(active.get(2, 0, start), Some(None), "an experiment without a location is still known");
+        assert_eq!(active.get(1, 0, start + ACTIVE_EXPERIMENT_TTL), None, "a stale answer is asked again");
+        assert_eq!(active.get(2, 1, start), None, "a deletion anywhere forgets every experiment");
+        active.remember(2, None, start);
+        assert_eq!(active.get(2, 1, start), Some(None), "known again once looked up after the deletion");
     }
 
     #[test]

@@ -160,7 +160,9 @@ impl Store {
             &binds![now, experiment_id],
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.ingest_shared.experiment_deleted();
+        Ok(())
     }
 
     pub(super) async fn restore_experiment_impl(&self, experiment_id: i64) -> Result<()> {
