@@ -2,16 +2,22 @@
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rivulet_core::ErrorCode;
 
 use crate::error::error_body;
 use crate::AppState;
 
-/// Liveness: the process answers. Database health is the readiness probe's job.
-pub async fn health() -> &'static str {
-    "OK"
+/// Liveness: the process answers, and nothing has broken that only a restart mends. Database
+/// health is the readiness probe's job.
+pub async fn health(State(state): State<AppState>) -> Response {
+    match state.settings.ops.probe.as_ref().and_then(|probe| probe.lasting_failure()) {
+        None => "OK".into_response(),
+        Some(failure) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("restart needed: {failure}; writes are refused until the server restarts\n")).into_response()
+        }
+    }
 }
 
 /// The MLflow version this server is compatible with; the client gates features on it.

@@ -63,6 +63,11 @@ pub trait StoreProbe: Send + Sync + 'static {
     fn wal_syncs(&self) -> Option<(u64, f64)> {
         None
     }
+    /// A failure only a restart clears (SQLite: a failed sync of the WAL). `/health` fails with
+    /// it, so the supervisor restarts the server.
+    fn lasting_failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The server's Prometheus instruments.
@@ -333,6 +338,9 @@ async fn timed<F: std::future::Future<Output = Result<(), String>>>(check: F) ->
 pub async fn ready(State(state): State<AppState>) -> Response {
     let ops = &state.settings.ops;
     let mut checks: Vec<(&str, Result<(), String>)> = Vec::new();
+    if let Some(failure) = ops.probe.as_ref().and_then(|probe| probe.lasting_failure()) {
+        checks.push(("durability", Err(format!("{failure}; writes are refused until the server restarts"))));
+    }
     let database = timed(async { state.tracking.ping().await.map_err(|error| error.message) }).await;
     let database_ok = database.is_ok();
     checks.push(("database", database));

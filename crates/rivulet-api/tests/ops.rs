@@ -56,6 +56,10 @@ impl StoreProbe for Checks {
     fn wal_syncs(&self) -> Option<(u64, f64)> {
         self.store.wal_syncs()
     }
+
+    fn lasting_failure(&self) -> Option<String> {
+        self.store.lasting_failure()
+    }
 }
 
 struct Harness {
@@ -152,6 +156,55 @@ async fn not_ready_when_the_artifact_destination_is_not_writable() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     let message = body["checks"]["artifacts"]["message"].as_str().unwrap();
     assert!(message.contains("cannot write to the artifact destination") && message.contains("--artifacts-destination"), "{message}");
+}
+
+fn export_request(experiment_id: &str, trace: u8) -> Request<Body> {
+    let export = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans { spans: vec![span(trace, 1)], ..Default::default() }],
+            ..Default::default()
+        }],
+    };
+    Request::post("/v1/traces")
+        .header("host", "localhost")
+        .header("content-type", "application/x-protobuf")
+        .header("x-mlflow-experiment-id", experiment_id)
+        .body(Body::from(export.encode_to_vec()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_wal_sync_refuses_writes_and_fails_liveness() {
+    let h = harness(None).await;
+    assert_eq!(send(&h.app, export_request("0", 1)).await.0, StatusCode::OK);
+    // The WAL's path now leads to a device that cannot be synced: the next sync really fails
+    // (EINVAL), as a disk's write-back error would.
+    let wal = h.dir.path().join("mlflow.db-wal");
+    std::fs::remove_file(&wal).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &wal).unwrap();
+    let (status, _, body) = send(&h.app, export_request("0", 2)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the Collector keeps the batch and retries: {body}");
+    let (status, text) = get(&h.app, "/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the liveness probe asks for a restart");
+    assert!(text.contains("restart") && text.contains("write-ahead log"), "{text}");
+    let (status, body) = ready(&h.app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["checks"]["durability"]["ok"], false, "{body}");
+
+    // A WAL that could be synced again changes nothing: pages lost in the failed write-back
+    // would leave a hole before any later commit.
+    std::fs::remove_file(&wal).unwrap();
+    std::fs::write(&wal, b"").unwrap();
+    assert_eq!(send(&h.app, export_request("0", 3)).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    let create = Request::post("/api/2.0/mlflow/experiments/create")
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name": "after-the-failure"}"#))
+        .unwrap();
+    let (status, _, body) = send(&h.app, create).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("TEMPORARILY_UNAVAILABLE") && body.contains("restart the server"), "{body}");
+    assert_eq!(get(&h.app, "/health").await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 fn span(trace: u8, id: u8) -> Span {

@@ -217,6 +217,12 @@ impl Store {
         self.wal_sync.as_ref().map(wal_sync::WalSync::totals)
     }
 
+    /// A failure only a restart can clear: on SQLite, a failed sync of the WAL, after which
+    /// every write is refused (see wal_sync.rs).
+    pub fn lasting_failure(&self) -> Option<String> {
+        self.wal_sync.as_ref().and_then(|sync| sync.failure()).map(|failure| format!("syncing the SQLite write-ahead log failed: {failure}"))
+    }
+
     /// Group commits the ingest writers have made, and the spans they carried (their ratio is the
     /// mean group size, which shows how well concurrent exports are being batched).
     pub fn ingest_commits(&self) -> (u64, u64) {

@@ -10,12 +10,19 @@
 //! still syncs the WAL header when it starts the WAL over); only the moment of the sync moves.
 //! Readers can see a commit up to one sync (a few milliseconds) before it is durable, as with
 //! `NORMAL`, but nobody is told it succeeded before then.
+//!
+//! A failed sync is final. Linux reports a writeback error to a file once and may drop the
+//! pages it could not write, so a later sync can succeed over a WAL with a hole in it, and
+//! SQLite's recovery stops at the first bad frame: commits reported after the failure would be
+//! lost at the next restart. So after one failure nothing more is reported durable, every
+//! write is refused, and `/health` fails, so the supervisor restarts the server and SQLite
+//! recovers the WAL on open (PostgreSQL stops for the same reason).
 
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Instant;
 
 #[cfg(unix)]
@@ -31,14 +38,24 @@ type Waiter = Box<dyn FnOnce(Result<()>) + Send>;
 #[derive(Clone)]
 pub(crate) struct WalSync {
     waiters: mpsc::Sender<Waiter>,
-    totals: Arc<SyncTotals>,
+    state: Arc<SyncState>,
 }
 
-/// Syncs made so far and the time they took, for `/metrics`.
+/// Syncs made so far and the time they took, for `/metrics`, and the failure that ended them.
 #[derive(Default)]
-struct SyncTotals {
+struct SyncState {
     syncs: AtomicU64,
     micros: AtomicU64,
+    failure: OnceLock<String>,
+}
+
+impl SyncState {
+    fn refusal(failure: &str) -> CoreError {
+        CoreError::unavailable(format!(
+            "writes are refused: syncing the SQLite write-ahead log failed ({failure}), so commits since may not survive; \
+             restart the server, which recovers the log"
+        ))
+    }
 }
 
 /// A finished commit, and the sync (if any) that will make it durable.
@@ -85,40 +102,69 @@ impl WalSync {
         let database = std::fs::canonicalize(database)?;
         let mut wal = database.into_os_string();
         wal.push("-wal");
-        let mut file = WalFile { path: PathBuf::from(wal), open: None };
+        let file = WalFile { path: PathBuf::from(wal), open: None };
         let (waiters, queued) = mpsc::channel::<Waiter>();
-        let totals = Arc::new(SyncTotals::default());
-        let counted = totals.clone();
-        std::thread::Builder::new().name("wal-sync".into()).spawn(move || {
-            while let Ok(first) = queued.recv() {
-                // Every waiter queued by now belongs to a commit that finished before this sync
-                // starts, so one sync answers them all.
-                let waiting: Vec<Waiter> = std::iter::once(first).chain(queued.try_iter()).collect();
-                let started = Instant::now();
-                let outcome = file.sync();
-                counted.syncs.fetch_add(1, Ordering::Relaxed);
-                counted.micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-                let outcome = outcome.map_err(|error| {
-                    tracing::error!(%error, "syncing the SQLite WAL failed; recent commits may not survive a power loss");
-                    CoreError::unavailable("the database could not confirm the write reached the disk; retry the request")
-                });
-                for waiter in waiting {
-                    waiter(outcome.clone());
-                }
-            }
-        })?;
-        Ok(WalSync { waiters, totals })
+        let state = Arc::new(SyncState::default());
+        let shared = state.clone();
+        std::thread::Builder::new().name("wal-sync".into()).spawn(move || run_syncs(file, &queued, &shared))?;
+        Ok(WalSync { waiters, state })
     }
 
     /// Syncs made so far, and the seconds they took in all.
     pub(crate) fn totals(&self) -> (u64, f64) {
-        (self.totals.syncs.load(Ordering::Relaxed), self.totals.micros.load(Ordering::Relaxed) as f64 / 1e6)
+        (self.state.syncs.load(Ordering::Relaxed), self.state.micros.load(Ordering::Relaxed) as f64 / 1e6)
+    }
+
+    /// Why commits are no longer made durable, once a sync of the WAL has failed.
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.state.failure.get().map(String::as_str)
     }
 
     /// A commit just made, waiting for a sync that covers it.
     pub(crate) fn pending(&self) -> PendingSync {
         PendingSync(Some(self.clone()))
     }
+}
+
+/// The sync thread: answers waiters until every `WalSync` is dropped.
+fn run_syncs(mut file: WalFile, queued: &mpsc::Receiver<Waiter>, state: &SyncState) {
+    while let Ok(first) = queued.recv() {
+        // Every waiter queued by now belongs to a commit that finished before this sync
+        // starts, so one sync answers them all.
+        let waiting: Vec<Waiter> = std::iter::once(first).chain(queued.try_iter()).collect();
+        let outcome = match state.failure.get() {
+            Some(failure) => Err(SyncState::refusal(failure)),
+            None => {
+                let started = Instant::now();
+                let outcome = file.sync();
+                state.syncs.fetch_add(1, Ordering::Relaxed);
+                state.micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                outcome.map_err(|error| match error {
+                    SyncError::Sync(error) => {
+                        tracing::error!(%error, "syncing the SQLite WAL failed; refusing every write until the server restarts");
+                        SyncState::refusal(state.failure.get_or_init(|| error.to_string()))
+                    }
+                    // Nothing was synced, and no write-back failed: the next sync covers these
+                    // commits too.
+                    SyncError::Open(error) => {
+                        tracing::warn!(%error, "cannot open the SQLite WAL to sync it");
+                        CoreError::unavailable("the database could not confirm the write reached the disk; retry the request")
+                    }
+                })
+            }
+        };
+        for waiter in waiting {
+            waiter(outcome.clone());
+        }
+    }
+}
+
+/// Why a sync did not happen: the WAL could not be looked at or opened (nothing lost), or the
+/// sync itself failed (written pages may be lost).
+#[derive(Debug)]
+enum SyncError {
+    Open(io::Error),
+    Sync(io::Error),
 }
 
 /// The WAL file, opened on first use and again whenever SQLite has replaced it.
@@ -128,28 +174,28 @@ struct WalFile {
 }
 
 impl WalFile {
-    fn sync(&mut self) -> io::Result<()> {
+    fn sync(&mut self) -> Result<(), SyncError> {
         // SQLite deletes the WAL when its last connection closes, after copying every frame
         // into the database file and syncing that; a new WAL is a new file. So: no file means
         // nothing is waiting in a WAL, and a file that is not the one held is reopened.
         let current = match std::fs::metadata(&self.path) {
             Ok(metadata) => metadata,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(error) => return Err(error),
+            Err(error) => return Err(SyncError::Open(error)),
         };
         let held = match &self.open {
-            Some(file) => same_file(&file.metadata()?, &current),
+            Some(file) => same_file(&file.metadata().map_err(SyncError::Open)?, &current),
             None => false,
         };
         if !held {
             self.open = match File::open(&self.path) {
                 Ok(file) => Some(file),
                 Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(error) => return Err(error),
+                Err(error) => return Err(SyncError::Open(error)),
             };
         }
         match &self.open {
-            Some(file) => file.sync_data(),
+            Some(file) => file.sync_data().map_err(SyncError::Sync),
             None => Ok(()),
         }
     }
@@ -203,6 +249,50 @@ mod tests {
         assert!(same_file(&held, &std::fs::metadata(&path).unwrap()));
         std::fs::remove_file(&path).unwrap();
         wal.sync().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_refuses_every_later_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("store.db");
+        std::fs::write(&database, b"").unwrap();
+        let wal = dir.path().join("store.db-wal");
+        let sync = WalSync::spawn(&database).unwrap();
+        std::fs::write(&wal, b"frames").unwrap();
+        sync.pending().durable().await.unwrap();
+        assert_eq!(sync.failure(), None);
+        // A character device cannot be synced (EINVAL): a real failing fdatasync.
+        std::fs::remove_file(&wal).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &wal).unwrap();
+        let error = sync.pending().durable().await.unwrap_err();
+        assert_eq!(error.code, rivulet_core::ErrorCode::TemporarilyUnavailable);
+        assert!(error.message.contains("restart the server"), "{}", error.message);
+        let failure = sync.failure().expect("the failure is kept").to_string();
+        // A WAL that could be synced again does not make later commits durable: pages lost in
+        // the failed write-back would leave a hole before them.
+        std::fs::remove_file(&wal).unwrap();
+        std::fs::write(&wal, b"frames").unwrap();
+        let (syncs, _) = sync.totals();
+        let later = sync.pending().durable().await.unwrap_err();
+        assert!(later.message.contains(&failure), "{}", later.message);
+        assert_eq!(sync.totals().0, syncs, "no sync is tried after a failure");
+    }
+
+    #[tokio::test]
+    async fn a_wal_that_cannot_be_opened_is_not_a_lasting_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("store.db");
+        std::fs::write(&database, b"").unwrap();
+        let wal = dir.path().join("store.db-wal");
+        let sync = WalSync::spawn(&database).unwrap();
+        // A link to itself cannot be opened (ELOOP), but nothing failed to reach the disk.
+        std::os::unix::fs::symlink(&wal, &wal).unwrap();
+        let error = sync.pending().durable().await.unwrap_err();
+        assert_eq!(error.code, rivulet_core::ErrorCode::TemporarilyUnavailable);
+        assert_eq!(sync.failure(), None);
+        std::fs::remove_file(&wal).unwrap();
+        std::fs::write(&wal, b"frames").unwrap();
+        sync.pending().durable().await.expect("the next sync covers the commit");
     }
 
     #[tokio::test]

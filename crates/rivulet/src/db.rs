@@ -185,6 +185,10 @@ impl StoreProbe for StoreChecks {
     fn wal_syncs(&self) -> Option<(u64, f64)> {
         self.0.wal_syncs()
     }
+
+    fn lasting_failure(&self) -> Option<String> {
+        self.0.lasting_failure()
+    }
 }
 
 #[cfg(test)]
