@@ -2,31 +2,69 @@
 
 use rivulet_core::CoreError;
 
+use crate::Dialect;
+
 /// Maps a database error to a [`CoreError`]: transient failures (pool exhausted, lost
-/// connection, locked database, serialization conflicts) become `TEMPORARILY_UNAVAILABLE` so
-/// clients retry; anything else is an internal error whose detail only goes to the log.
+/// connection, locked database, serialization conflicts, a full disk, an I/O error) become
+/// `TEMPORARILY_UNAVAILABLE` so clients retry (a Collector drops a batch answered 500, and keeps
+/// one answered 503); anything else is an internal error whose detail only goes to the log.
 pub(crate) fn database_error(error: sqlx::Error) -> CoreError {
-    if is_transient(&error) {
-        tracing::warn!(%error, "transient database failure");
-        return CoreError::unavailable("the database is temporarily unavailable; retry the request");
+    match failure_kind(&error) {
+        Failure::Full => {
+            tracing::error!(%error, "the database is full");
+            CoreError::unavailable("the database's disk is full; retry once space has been freed")
+        }
+        Failure::Transient => {
+            tracing::warn!(%error, "transient database failure");
+            CoreError::unavailable("the database is temporarily unavailable; retry the request")
+        }
+        Failure::Internal => {
+            tracing::error!(%error, "database failure");
+            CoreError::internal("internal database error; see the server log")
+        }
     }
-    tracing::error!(%error, "database failure");
-    CoreError::internal("internal database error; see the server log")
 }
 
-fn is_transient(error: &sqlx::Error) -> bool {
+#[derive(Debug, PartialEq)]
+enum Failure {
+    /// No room left: SQLite's file or disk, or PostgreSQL's disk. Clears when space is freed.
+    Full,
+    Transient,
+    Internal,
+}
+
+fn failure_kind(error: &sqlx::Error) -> Failure {
     match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => Failure::Transient,
         sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (and extended codes ending in them).
-            // PostgreSQL: 40001 serialization_failure, 40P01 deadlock, 53xxx resources, 57P0x shutdown, 08xxx connection.
-            matches!(code.as_ref(), "5" | "6" | "261" | "517" | "40001" | "40P01")
-                || code.starts_with("53")
-                || code.starts_with("57P")
-                || code.starts_with("08")
+            let dialect = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() { Dialect::Sqlite } else { Dialect::Postgres };
+            database_failure_kind(dialect, &db.code().unwrap_or_default())
         }
-        _ => false,
+        _ => Failure::Internal,
+    }
+}
+
+/// By error code: SQLite's extended result codes (the primary code is the low byte), or
+/// PostgreSQL's SQLSTATE.
+fn database_failure_kind(dialect: Dialect, code: &str) -> Failure {
+    if dialect == Dialect::Sqlite {
+        return match code.parse::<u32>().unwrap_or_default() & 0xff {
+            // SQLITE_FULL: the disk, or the file's size limit.
+            13 => Failure::Full,
+            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR (a read or write of the files failed;
+            // a failed sync of the WAL is handled apart, in wal_sync.rs).
+            5 | 6 | 10 => Failure::Transient,
+            _ => Failure::Internal,
+        };
+    }
+    // 53100 disk_full; 40001 serialization_failure, 40P01 deadlock, other 53xxx resources,
+    // 57P0x shutdown, 08xxx connection.
+    if code == "53100" {
+        Failure::Full
+    } else if matches!(code, "40001" | "40P01") || code.starts_with("53") || code.starts_with("57P") || code.starts_with("08") {
+        Failure::Transient
+    } else {
+        Failure::Internal
     }
 }
 
@@ -37,5 +75,37 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
             matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{database_failure_kind, Failure};
+    use crate::Dialect::{Postgres, Sqlite};
+
+    #[test]
+    fn error_codes_sort_into_retryable_and_internal() {
+        for (dialect, code, kind) in [
+            (Sqlite, "13", Failure::Full),
+            (Postgres, "53100", Failure::Full),
+            (Sqlite, "5", Failure::Transient),
+            (Sqlite, "517", Failure::Transient),
+            (Sqlite, "261", Failure::Transient),
+            (Sqlite, "6", Failure::Transient),
+            (Sqlite, "10", Failure::Transient),
+            (Sqlite, "3338", Failure::Transient),
+            (Postgres, "40001", Failure::Transient),
+            (Postgres, "53300", Failure::Transient),
+            (Postgres, "57P01", Failure::Transient),
+            (Postgres, "08006", Failure::Transient),
+            (Sqlite, "19", Failure::Internal),
+            (Sqlite, "2067", Failure::Internal),
+            (Sqlite, "", Failure::Internal),
+            (Postgres, "23505", Failure::Internal),
+            (Postgres, "42P01", Failure::Internal),
+            (Postgres, "", Failure::Internal),
+        ] {
+            assert_eq!(database_failure_kind(dialect, code), kind, "{dialect:?} code {code}");
+        }
     }
 }

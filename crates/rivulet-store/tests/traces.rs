@@ -13,7 +13,7 @@ use rivulet_core::traces::prepare::prepare_span;
 use rivulet_core::traces::{Span, StatusCode};
 use rivulet_core::tracking::NewExperiment;
 use rivulet_core::ErrorCode;
-use rivulet_store::{Store, StoreSettings, StoreUri};
+use rivulet_store::{Pools, Store, StoreSettings, StoreUri};
 use serde_json::{json, Map, Value};
 
 async fn open(uri: &StoreUri) -> Store {
@@ -410,6 +410,33 @@ async fn span_services_are_stored_only_where_they_differ_from_the_trace() {
     sqlx::query("DELETE FROM rivulet_trace_rollups WHERE request_id = ?").bind(trace_id(2)).execute(&mut connection).await.unwrap();
     let again = store.service_graph(id, 1_764_000_000_000, 1_764_000_001_000).await.unwrap();
     assert_eq!((again.nodes, again.edges), (graph.nodes, graph.edges));
+}
+
+/// A full disk (here SQLite's page limit, which answers the same SQLITE_FULL) refuses a batch
+/// as retryable, and the retry is stored once there is room.
+#[tokio::test]
+async fn a_full_sqlite_database_refuses_spans_as_retryable() {
+    let database = common::fresh_sqlite();
+    let store = open(&database.uri).await;
+    let id = experiment(&store, "full").await;
+    ingest(&store, id, vec![span(1, 1, None, 0, 10, json!({}))]).await;
+    let Pools::Sqlite { write, .. } = store.pools() else { unreachable!() };
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(write).await.unwrap();
+    sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(write).await.unwrap();
+    let big = || SpanBatch {
+        experiment_id: id,
+        spans: (10..60).map(|trace| prepare_span(span(trace, 1, None, 0, 10, json!({"input.value": "x".repeat(2000)})))).collect(),
+        resource_tags: BTreeMap::new(),
+        run_id: None,
+    };
+    let error = store.ingest_spans(big()).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::TemporarilyUnavailable, "exporters keep and retry a batch answered 503, and drop one answered 500");
+    assert!(error.message.contains("disk is full"), "{}", error.message);
+    assert!(store.get_trace_info(&trace_id(10)).await.is_err(), "nothing of the refused batch is stored");
+    assert_eq!(store.lasting_failure(), None, "freeing space is enough, no restart is needed");
+    sqlx::query("PRAGMA max_page_count = 1073741823").execute(write).await.unwrap();
+    store.ingest_spans(big()).await.expect("the retried batch is stored once there is room");
+    assert!(store.get_trace_info(&trace_id(59)).await.is_ok());
 }
 
 /// Span ingest leaves checkpoints to a background connection: shortly after a batch commits,
