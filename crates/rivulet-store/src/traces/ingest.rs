@@ -225,14 +225,32 @@ async fn run_writer(store: Store, checkpointer: Option<Checkpointer>, mut receiv
             }
         }
         if !span_jobs.is_empty() {
-            store.write_group(span_jobs, &mut active).await;
+            survive_panic("span group", store.write_group(span_jobs, &mut active)).await;
         }
         for (info, reply) in start_jobs {
-            let _ = reply.send(store.start_trace_in_writer(info).await);
+            if let Some(result) = survive_panic("StartTraceV3", store.start_trace_in_writer(info)).await {
+                let _ = reply.send(result);
+            }
         }
         if let Some(checkpointer) = &checkpointer {
             checkpointer.committed();
             checkpointer.restart_if_long().await;
+        }
+    }
+}
+
+/// Runs one unit of the writer's work, surviving a panic in it: a bug met by one group must not
+/// stop ingest for the life of the process while `/health` still passes. The unit's requests
+/// lose their replies and are answered 503 (retry), and its transaction is rolled back when
+/// dropped.
+async fn survive_panic<T>(what: &str, work: impl std::future::Future<Output = T>) -> Option<T> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            let reason = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("unknown");
+            tracing::error!(reason, "the span writer panicked in a {what}; its requests are answered 503 and the writer goes on");
+            None
         }
     }
 }
@@ -533,6 +551,19 @@ mod tests {
         assert_eq!(active.get(2, 1, start), None, "a deletion anywhere forgets every experiment");
         active.remember(2, None, start);
         assert_eq!(active.get(2, 1, start), Some(None), "known again once looked up after the deletion");
+    }
+
+    #[tokio::test]
+    async fn the_writer_survives_a_panic_in_its_work() {
+        let (reply, answer) = oneshot::channel::<Result<()>>();
+        let outcome = survive_panic("test unit", async move {
+            let _reply = reply;
+            panic!("a bug met by one group");
+        })
+        .await;
+        assert!(outcome.is_none());
+        assert!(answer.await.is_err(), "the unit's request loses its reply, which the caller turns into a 503");
+        assert_eq!(survive_panic("test unit", async { 7 }).await, Some(7));
     }
 
     #[test]
