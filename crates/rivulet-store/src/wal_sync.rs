@@ -251,13 +251,19 @@ mod tests {
         wal.sync().unwrap();
     }
 
-    #[tokio::test]
-    async fn a_failed_sync_refuses_every_later_commit() {
+    /// A database file in a new directory, the path of its WAL (not created), and its syncs.
+    fn database_with_sync() -> (tempfile::TempDir, PathBuf, WalSync) {
         let dir = tempfile::tempdir().unwrap();
         let database = dir.path().join("store.db");
         std::fs::write(&database, b"").unwrap();
-        let wal = dir.path().join("store.db-wal");
         let sync = WalSync::spawn(&database).unwrap();
+        let wal = dir.path().join("store.db-wal");
+        (dir, wal, sync)
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_refuses_every_later_commit() {
+        let (_dir, wal, sync) = database_with_sync();
         std::fs::write(&wal, b"frames").unwrap();
         sync.pending().durable().await.unwrap();
         assert_eq!(sync.failure(), None);
@@ -280,11 +286,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wal_that_cannot_be_opened_is_not_a_lasting_failure() {
-        let dir = tempfile::tempdir().unwrap();
-        let database = dir.path().join("store.db");
-        std::fs::write(&database, b"").unwrap();
-        let wal = dir.path().join("store.db-wal");
-        let sync = WalSync::spawn(&database).unwrap();
+        let (_dir, wal, sync) = database_with_sync();
         // A link to itself cannot be opened (ELOOP), but nothing failed to reach the disk.
         std::os::unix::fs::symlink(&wal, &wal).unwrap();
         let error = sync.pending().durable().await.unwrap_err();
