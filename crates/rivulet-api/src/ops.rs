@@ -106,6 +106,18 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registr
     collector
 }
 
+fn int_gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    register(registry, IntGauge::new(name, help).expect("valid metric"))
+}
+
+fn int_counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    register(registry, IntCounter::new(name, help).expect("valid metric"))
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> Counter {
+    register(registry, Counter::new(name, help).expect("valid metric"))
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -131,9 +143,9 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
-            http_in_flight: register(r, IntGauge::new("rivulet_http_requests_in_flight", "HTTP requests being served").expect("valid metric")),
-            spans_received: register(r, IntCounter::new("rivulet_otlp_spans_received_total", "Spans in OTLP export requests (HTTP and gRPC)").expect("valid metric")),
-            spans_accepted: register(r, IntCounter::new("rivulet_otlp_spans_accepted_total", "Spans stored durably").expect("valid metric")),
+            http_in_flight: int_gauge(r, "rivulet_http_requests_in_flight", "HTTP requests being served"),
+            spans_received: int_counter(r, "rivulet_otlp_spans_received_total", "Spans in OTLP export requests (HTTP and gRPC)"),
+            spans_accepted: int_counter(r, "rivulet_otlp_spans_accepted_total", "Spans stored durably"),
             spans_rejected: register(
                 r,
                 IntCounterVec::new(
@@ -162,51 +174,17 @@ impl Metrics {
                 r,
                 IntGaugeVec::new(Opts::new("rivulet_db_pool_max_connections", "Largest size of each database connection pool"), &["pool"]).expect("valid metric"),
             ),
-            ingest_queue_depth: register(r, IntGauge::new("rivulet_ingest_queue_depth", "Span batches waiting for the ingest writer").expect("valid metric")),
-            ingest_queue_capacity: register(
-                r,
-                IntGauge::new("rivulet_ingest_queue_capacity", "Span batches that may wait before exports are refused with 503").expect("valid metric"),
-            ),
-            export_bytes_in_flight: register(
-                r,
-                IntGauge::new("rivulet_otlp_in_flight_bytes", "Decompressed OTLP export bytes being decoded, queued or awaiting commit")
-                    .expect("valid metric"),
-            ),
-            export_bytes_received: register(
-                r,
-                IntGauge::new("rivulet_otlp_received_bytes", "Compressed OTLP/HTTP export bytes received and not yet decompressed")
-                    .expect("valid metric"),
-            ),
-            export_bytes_budget: register(
-                r,
-                IntGauge::new("rivulet_otlp_in_flight_budget_bytes", "OTLP export bytes that may be in flight before exports wait (--otlp-max-in-flight-mib)")
-                    .expect("valid metric"),
-            ),
-            grpc_exports_receiving: register(
-                r,
-                IntGauge::new("rivulet_otlp_grpc_receiving", "OTLP/gRPC exports holding a receive turn: being read and decoded, or waiting for budget")
-                    .expect("valid metric"),
-            ),
-            ingest_commits: register(
-                r,
-                IntCounter::new("rivulet_ingest_commits_total", "Transactions of the span writer (group commits); spans per commit = committed spans / commits")
-                    .expect("valid metric"),
-            ),
-            ingest_committed_spans: register(
-                r,
-                IntCounter::new("rivulet_ingest_committed_spans_total", "Spans the span writer has committed").expect("valid metric"),
-            ),
-            wal_syncs: register(
-                r,
-                IntCounter::new("rivulet_sqlite_wal_syncs_total", "Syncs of the SQLite WAL; each makes every commit before it durable")
-                    .expect("valid metric"),
-            ),
-            wal_sync_seconds: register(
-                r,
-                Counter::new("rivulet_sqlite_wal_sync_seconds_total", "Time spent syncing the SQLite WAL; per sync = seconds / syncs")
-                    .expect("valid metric"),
-            ),
-            ready: register(r, IntGauge::new("rivulet_ready", "1 when the last /ready check passed, 0 when it failed").expect("valid metric")),
+            ingest_queue_depth: int_gauge(r, "rivulet_ingest_queue_depth", "Span batches waiting for the ingest writer"),
+            ingest_queue_capacity: int_gauge(r, "rivulet_ingest_queue_capacity", "Span batches that may wait before exports are refused with 503"),
+            export_bytes_in_flight: int_gauge(r, "rivulet_otlp_in_flight_bytes", "Decompressed OTLP export bytes being decoded, queued or awaiting commit"),
+            export_bytes_received: int_gauge(r, "rivulet_otlp_received_bytes", "Compressed OTLP/HTTP export bytes received and not yet decompressed"),
+            export_bytes_budget: int_gauge(r, "rivulet_otlp_in_flight_budget_bytes", "OTLP export bytes that may be in flight before exports wait (--otlp-max-in-flight-mib)"),
+            grpc_exports_receiving: int_gauge(r, "rivulet_otlp_grpc_receiving", "OTLP/gRPC exports holding a receive turn: being read and decoded, or waiting for budget"),
+            ingest_commits: int_counter(r, "rivulet_ingest_commits_total", "Transactions of the span writer (group commits); spans per commit = committed spans / commits"),
+            ingest_committed_spans: int_counter(r, "rivulet_ingest_committed_spans_total", "Spans the span writer has committed"),
+            wal_syncs: int_counter(r, "rivulet_sqlite_wal_syncs_total", "Syncs of the SQLite WAL; each makes every commit before it durable"),
+            wal_sync_seconds: counter(r, "rivulet_sqlite_wal_sync_seconds_total", "Time spent syncing the SQLite WAL; per sync = seconds / syncs"),
+            ready: int_gauge(r, "rivulet_ready", "1 when the last /ready check passed, 0 when it failed"),
             registry,
         };
         let build = register(
