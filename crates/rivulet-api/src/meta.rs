@@ -14,9 +14,7 @@ use crate::AppState;
 pub async fn health(State(state): State<AppState>) -> Response {
     match state.settings.ops.probe.as_ref().and_then(|probe| probe.lasting_failure()) {
         None => "OK".into_response(),
-        Some(failure) => {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("restart needed: {failure}; writes are refused until the server restarts\n")).into_response()
-        }
+        Some(failure) => (StatusCode::SERVICE_UNAVAILABLE, format!("restart needed: {failure}\n")).into_response(),
     }
 }
 

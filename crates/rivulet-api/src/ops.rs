@@ -317,7 +317,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let ops = &state.settings.ops;
     let mut checks: Vec<(&str, Result<(), String>)> = Vec::new();
     if let Some(failure) = ops.probe.as_ref().and_then(|probe| probe.lasting_failure()) {
-        checks.push(("durability", Err(format!("{failure}; writes are refused until the server restarts"))));
+        checks.push(("durability", Err(failure)));
     }
     let database = timed(async { state.tracking.ping().await.map_err(|error| error.message) }).await;
     let database_ok = database.is_ok();

@@ -186,7 +186,7 @@ async fn a_failed_wal_sync_refuses_writes_and_fails_liveness() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the Collector keeps the batch and retries: {body}");
     let (status, text) = get(&h.app, "/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the liveness probe asks for a restart");
-    assert!(text.contains("restart") && text.contains("write-ahead log"), "{text}");
+    assert!(text.contains("restart needed") && text.contains("write-ahead log") && text.contains("writes are refused"), "{text}");
     let (status, body) = ready(&h.app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["checks"]["durability"]["ok"], false, "{body}");

@@ -220,7 +220,9 @@ impl Store {
     /// A failure only a restart can clear: on SQLite, a failed sync of the WAL, after which
     /// every write is refused (see wal_sync.rs).
     pub fn lasting_failure(&self) -> Option<String> {
-        self.wal_sync.as_ref().and_then(|sync| sync.failure()).map(|failure| format!("syncing the SQLite write-ahead log failed: {failure}"))
+        self.wal_sync.as_ref().and_then(|sync| sync.failure()).map(|failure| {
+            format!("syncing the SQLite write-ahead log failed: {failure}; writes are refused until the server restarts")
+        })
     }
 
     /// Group commits the ingest writers have made, and the spans they carried (their ratio is the
