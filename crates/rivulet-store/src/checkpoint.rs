@@ -57,9 +57,10 @@ pub(crate) fn wal_size_limit_bytes(restart_pages: u32) -> u64 {
 /// How long the background lets commits gather after a checkpoint before it copies them back.
 /// In one ingest run at concurrency 32 (436 WAL frames per commit), copying every commit
 /// wrote 1.00 database pages per WAL frame, every 5 commits 0.66, every 10 0.53. At 50 ms
-/// (about 5 commits), in 14 pairs of 15-20 s runs against copying each commit: faster in 12
-/// (median +14 % spans/s), p50 latency 16 % lower, p99 within noise (lower in 7 of 14). At
-/// 100 ms and more the restart waits and database syncs grew, and p99 with them (87-207 ms).
+/// (about 5 commits), in 17 pairs of 15-20 s runs against copying each commit: faster in 15
+/// (median +14 % spans/s), p50 latency 16 % lower, p99 within noise (lower in 8 of 17).
+/// Longer waits gained more throughput but cost p99, as each checkpoint synced a larger batch
+/// of pages: 80-207 ms over six runs at 100 ms, 133-149 ms at 250 ms.
 const GATHER: Duration = Duration::from_millis(50);
 
 /// The share of `restart_pages` from which the background copies after every commit, so that
