@@ -20,6 +20,13 @@
 //! of the same pages (index interiors, the hot ends of time-ordered indexes), and a checkpoint
 //! copies each page once and syncs the database file once. Near the restart point it copies
 //! after every commit again, so that the writer's wait before a restart stays one commit long.
+//!
+//! A checkpoint that fails to sync a file ends durable writes, as a failed sync of the WAL does
+//! (wal_sync.rs), and no checkpoint runs after it. SQLite syncs the database file only when a
+//! checkpoint copies the whole WAL, yet it counts frames copied by earlier partial checkpoints
+//! as safe. If the kernel dropped some of those pages when their write-back failed, the next
+//! checkpoint would not copy them again, its sync could succeed, and the WAL would start over
+//! without them; left alone, the WAL still holds them for recovery when the server restarts.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -27,6 +34,9 @@ use std::time::Duration;
 
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, Mutex};
+
+use crate::error::is_failed_sqlite_sync;
+use crate::wal_sync::WalSync;
 
 /// WAL pages after which the span writer, between two groups, waits for the background to
 /// copy its last commit back, so that its next transaction starts the WAL over (512 MiB at
@@ -83,10 +93,11 @@ pub(crate) struct Checkpointer {
     restart_pages: i64,
 }
 
-#[derive(Default)]
 struct Shared {
     /// One checkpoint at a time: a second one would find the checkpoint lock taken and give up.
     turn: Mutex<()>,
+    /// Where a failed sync is recorded; it ends durable writes and every later checkpoint.
+    durability: WalSync,
     /// Pages in the WAL at the last checkpoint.
     wal_pages: AtomicI64,
     /// The WAL's pages when the span writer last had it all copied back before a restart. A
@@ -100,18 +111,38 @@ impl Shared {
     /// returns the WAL's pages and how many of them are now copied back.
     async fn checkpoint(&self, pool: &SqlitePool) -> Result<(i64, i64), sqlx::Error> {
         let _turn = self.turn.lock().await;
-        let (_busy, wal_pages, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
-        self.wal_pages.store(wal_pages, Ordering::Relaxed);
-        Ok((wal_pages, copied))
+        let result: Result<(i64, i64, i64), sqlx::Error> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await;
+        match result {
+            Ok((_busy, wal_pages, copied)) => {
+                self.wal_pages.store(wal_pages, Ordering::Relaxed);
+                Ok((wal_pages, copied))
+            }
+            Err(error) => {
+                if is_failed_sqlite_sync(&error) {
+                    self.durability.fail(format!("a WAL checkpoint could not sync the SQLite database ({error})"));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn durable_writes_ended(&self) -> bool {
+        self.durability.failure().is_some()
     }
 }
 
 impl Checkpointer {
     /// Starts the background checkpoints on `read` (any connection but the writer's); they end
-    /// when every `Checkpointer` is dropped. `write` is the writer's connection.
-    pub(crate) fn spawn(read: SqlitePool, write: SqlitePool, restart_pages: u32) -> Checkpointer {
+    /// when every `Checkpointer` is dropped, or once a sync has failed. `write` is the writer's
+    /// connection; a failed sync is recorded in `durability`.
+    pub(crate) fn spawn(read: SqlitePool, write: SqlitePool, restart_pages: u32, durability: WalSync) -> Checkpointer {
         let (commits, mut pending) = mpsc::channel::<()>(1);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            turn: Mutex::new(()),
+            durability,
+            wal_pages: AtomicI64::new(0),
+            restarted_at: AtomicI64::new(0),
+        });
         let background = shared.clone();
         tokio::spawn(async move {
             // Checkpoint once a commit lands; commits that land meanwhile or during the gather
@@ -119,6 +150,10 @@ impl Checkpointer {
             loop {
                 // A timeout is the idle tick; a closed channel means the store is gone.
                 if let Ok(None) = tokio::time::timeout(IDLE_INTERVAL, pending.recv()).await {
+                    break;
+                }
+                if background.durable_writes_ended() {
+                    tracing::warn!("background WAL checkpoints stop: durable writes have ended until the server restarts");
                     break;
                 }
                 if let Err(error) = background.checkpoint(&read).await {
@@ -145,7 +180,7 @@ impl Checkpointer {
     /// transaction starts the WAL over. The requests of the group before were already answered.
     pub(crate) async fn restart_if_long(&self) {
         let wal_pages = self.shared.wal_pages.load(Ordering::Relaxed);
-        if wal_pages < self.restart_pages || wal_pages == self.shared.restarted_at.load(Ordering::Relaxed) {
+        if self.shared.durable_writes_ended() || wal_pages < self.restart_pages || wal_pages == self.shared.restarted_at.load(Ordering::Relaxed) {
             return;
         }
         match self.shared.checkpoint(&self.write).await {

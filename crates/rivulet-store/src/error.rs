@@ -68,6 +68,18 @@ fn database_failure_kind(dialect: Dialect, code: &str) -> Failure {
     }
 }
 
+/// Whether SQLite failed to sync a file (`SQLITE_IOERR_FSYNC`): written pages may be lost, so
+/// the failure must end durable writes rather than be retried.
+pub(crate) fn is_failed_sqlite_sync(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() && db.code().as_deref() == Some(SQLITE_IOERR_FSYNC),
+        _ => false,
+    }
+}
+
+/// SQLITE_IOERR (10) | 4 << 8.
+const SQLITE_IOERR_FSYNC: &str = "1034";
+
 /// Whether the error is a uniqueness violation (used to report `RESOURCE_ALREADY_EXISTS`).
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     match error {

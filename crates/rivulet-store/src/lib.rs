@@ -160,14 +160,16 @@ impl Store {
         } else {
             schema::check(&pools).await?;
         }
-        // An in-memory database has no WAL to checkpoint.
-        let checkpointer = match (&pools, uri) {
-            (Pools::Sqlite { read, write }, StoreUri::Sqlite { path: Some(_) }) => Some(checkpoint::Checkpointer::spawn(read.clone(), write.clone(), settings.wal_restart_pages)),
-            _ => None,
-        };
         let wal_sync = match uri {
             StoreUri::Sqlite { path: Some(path) } => {
                 Some(wal_sync::WalSync::spawn(path).with_context(|| format!("starting the WAL sync for {uri}"))?)
+            }
+            _ => None,
+        };
+        // An in-memory database has no WAL to checkpoint.
+        let checkpointer = match (&pools, &wal_sync) {
+            (Pools::Sqlite { read, write }, Some(durability)) => {
+                Some(checkpoint::Checkpointer::spawn(read.clone(), write.clone(), settings.wal_restart_pages, durability.clone()))
             }
             _ => None,
         };
@@ -221,7 +223,7 @@ impl Store {
     /// every write is refused (see wal_sync.rs).
     pub fn lasting_failure(&self) -> Option<String> {
         self.wal_sync.as_ref().and_then(|sync| sync.failure()).map(|failure| {
-            format!("syncing the SQLite write-ahead log failed: {failure}; writes are refused until the server restarts")
+            format!("{failure}; writes are refused until the server restarts")
         })
     }
 

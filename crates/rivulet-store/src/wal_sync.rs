@@ -16,7 +16,8 @@
 //! SQLite's recovery stops at the first bad frame: commits reported after the failure would be
 //! lost at the next restart. So after one failure nothing more is reported durable, every
 //! write is refused, and `/health` fails, so the supervisor restarts the server and SQLite
-//! recovers the WAL on open (PostgreSQL stops for the same reason).
+//! recovers the WAL on open (PostgreSQL stops for the same reason). A checkpoint that fails to
+//! sync the database file ends writes the same way (see checkpoint.rs).
 
 use std::fs::File;
 use std::io;
@@ -41,7 +42,8 @@ pub(crate) struct WalSync {
     state: Arc<SyncState>,
 }
 
-/// Syncs made so far and the time they took, for `/metrics`, and the failure that ended them.
+/// Syncs made so far and the time they took, for `/metrics`, and the failure that ended them:
+/// what could not be synced, and the error.
 #[derive(Default)]
 struct SyncState {
     syncs: AtomicU64,
@@ -52,8 +54,7 @@ struct SyncState {
 impl SyncState {
     fn refusal(failure: &str) -> CoreError {
         CoreError::unavailable(format!(
-            "writes are refused: syncing the SQLite write-ahead log failed ({failure}), so commits since may not survive; \
-             restart the server, which recovers the log"
+            "writes are refused: {failure}, so commits since may not survive; restart the server, which recovers the log"
         ))
     }
 }
@@ -115,9 +116,19 @@ impl WalSync {
         (self.state.syncs.load(Ordering::Relaxed), self.state.micros.load(Ordering::Relaxed) as f64 / 1e6)
     }
 
-    /// Why commits are no longer made durable, once a sync of the WAL has failed.
+    /// Why commits are no longer made durable, once a sync of the WAL or of the database file
+    /// has failed.
     pub(crate) fn failure(&self) -> Option<&str> {
         self.state.failure.get().map(String::as_str)
+    }
+
+    /// Ends durable writes because `what` failed (a checkpoint's sync of the database file):
+    /// every later commit is refused, as after a failed sync of the WAL. The first failure is
+    /// the one kept.
+    pub(crate) fn fail(&self, what: String) {
+        if self.state.failure.set(what).is_ok() {
+            tracing::error!(failure = self.failure().unwrap_or_default(), "refusing every write until the server restarts");
+        }
     }
 
     /// A commit just made, waiting for a sync that covers it.
@@ -142,7 +153,7 @@ fn run_syncs(mut file: WalFile, queued: &mpsc::Receiver<Waiter>, state: &SyncSta
                 outcome.map_err(|error| match error {
                     SyncError::Sync(error) => {
                         tracing::error!(%error, "syncing the SQLite WAL failed; refusing every write until the server restarts");
-                        SyncState::refusal(state.failure.get_or_init(|| error.to_string()))
+                        SyncState::refusal(state.failure.get_or_init(|| format!("syncing the SQLite write-ahead log failed ({error})")))
                     }
                     // Nothing was synced, and no write-back failed: the next sync covers these
                     // commits too.
