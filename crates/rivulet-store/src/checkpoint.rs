@@ -27,6 +27,7 @@
 //! as safe. If the kernel dropped some of those pages when their write-back failed, the next
 //! checkpoint would not copy them again, its sync could succeed, and the WAL would start over
 //! without them; left alone, the WAL still holds them for recovery when the server restarts.
+//! The writer's own automatic checkpoint is switched off then too, for the same reason.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -144,6 +145,7 @@ impl Checkpointer {
             restarted_at: AtomicI64::new(0),
         });
         let background = shared.clone();
+        let background_write = write.clone();
         tokio::spawn(async move {
             // Checkpoint once a commit lands; commits that land meanwhile or during the gather
             // pause leave one pending signal, so the last commit is always copied back.
@@ -153,7 +155,12 @@ impl Checkpointer {
                     break;
                 }
                 if background.durable_writes_ended() {
-                    tracing::warn!("background WAL checkpoints stop: durable writes have ended until the server restarts");
+                    tracing::warn!("WAL checkpoints stop: durable writes have ended until the server restarts");
+                    // Refused writes still commit (a Collector keeps retrying), and SQLite's
+                    // checkpoint inside a commit could start the WAL over as well.
+                    if let Err(error) = sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&background_write).await {
+                        tracing::warn!(%error, "could not switch off the writer's automatic WAL checkpoint");
+                    }
                     break;
                 }
                 if let Err(error) = background.checkpoint(&read).await {

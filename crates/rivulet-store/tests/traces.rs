@@ -412,6 +412,36 @@ async fn span_services_are_stored_only_where_they_differ_from_the_trace() {
     assert_eq!((again.nodes, again.edges), (graph.nodes, graph.edges));
 }
 
+/// After a failed sync of the WAL (a real one: the WAL's path leads to a device that cannot be
+/// synced) no checkpoint may start the WAL over, since it holds the only copy of pages the disk
+/// may have lost: the background checkpoints stop and the writer's own automatic one is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_stops_every_sqlite_checkpoint() {
+    let database = common::fresh_sqlite();
+    let store = open(&database.uri).await;
+    let id = experiment(&store, "failed-sync").await;
+    ingest(&store, id, vec![span(1, 1, None, 0, 10, json!({}))]).await;
+    let Pools::Sqlite { write, .. } = store.pools() else { unreachable!() };
+    let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(write).await.unwrap();
+    assert!(automatic > 0, "the writer's automatic checkpoint is a backstop while writes are durable");
+    let wal = database.path.with_extension("db-wal");
+    std::fs::remove_file(&wal).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &wal).unwrap();
+    let batch = SpanBatch { experiment_id: id, spans: vec![prepare_span(span(2, 1, None, 0, 10, json!({})))], resource_tags: BTreeMap::new(), run_id: None };
+    assert_eq!(store.ingest_spans(batch).await.unwrap_err().code, ErrorCode::TemporarilyUnavailable);
+    assert!(store.lasting_failure().is_some());
+    // The background notices within its idle tick (1 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(write).await.unwrap();
+        if automatic == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the writer's automatic checkpoint is still {automatic} pages");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A full disk (here SQLite's page limit, which answers the same SQLITE_FULL) refuses a batch
 /// as retryable, and the retry is stored once there is room.
 #[tokio::test]
