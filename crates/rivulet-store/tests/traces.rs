@@ -412,15 +412,21 @@ async fn span_services_are_stored_only_where_they_differ_from_the_trace() {
     assert_eq!((again.nodes, again.edges), (graph.nodes, graph.edges));
 }
 
+/// A new SQLite store, an experiment named `name` in it holding one trace, and its id.
+async fn sqlite_store_with_a_trace(name: &str) -> (common::FreshSqlite, Store, i64) {
+    let database = common::fresh_sqlite();
+    let store = open(&database.uri).await;
+    let id = experiment(&store, name).await;
+    ingest(&store, id, vec![span(1, 1, None, 0, 10, json!({}))]).await;
+    (database, store, id)
+}
+
 /// After a failed sync of the WAL (a real one: the WAL's path leads to a device that cannot be
 /// synced) no checkpoint may start the WAL over, since it holds the only copy of pages the disk
 /// may have lost: the background checkpoints stop and the writer's own automatic one is off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_sync_stops_every_sqlite_checkpoint() {
-    let database = common::fresh_sqlite();
-    let store = open(&database.uri).await;
-    let id = experiment(&store, "failed-sync").await;
-    ingest(&store, id, vec![span(1, 1, None, 0, 10, json!({}))]).await;
+    let (database, store, id) = sqlite_store_with_a_trace("failed-sync").await;
     let Pools::Sqlite { write, .. } = store.pools() else { unreachable!() };
     let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(write).await.unwrap();
     assert!(automatic > 0, "the writer's automatic checkpoint is a backstop while writes are durable");
@@ -446,10 +452,7 @@ async fn a_failed_sync_stops_every_sqlite_checkpoint() {
 /// as retryable, and the retry is stored once there is room.
 #[tokio::test]
 async fn a_full_sqlite_database_refuses_spans_as_retryable() {
-    let database = common::fresh_sqlite();
-    let store = open(&database.uri).await;
-    let id = experiment(&store, "full").await;
-    ingest(&store, id, vec![span(1, 1, None, 0, 10, json!({}))]).await;
+    let (_database, store, id) = sqlite_store_with_a_trace("full").await;
     let Pools::Sqlite { write, .. } = store.pools() else { unreachable!() };
     let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(write).await.unwrap();
     sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(write).await.unwrap();
