@@ -150,10 +150,7 @@ impl Checkpointer {
             // Checkpoint once a commit lands; commits that land meanwhile or during the gather
             // pause leave one pending signal, so the last commit is always copied back.
             loop {
-                // A timeout is the idle tick; a closed channel means the store is gone.
-                if let Ok(None) = tokio::time::timeout(IDLE_INTERVAL, pending.recv()).await {
-                    break;
-                }
+                // Checked before waiting, so a checkpoint's own failed sync stops the next at once.
                 if background.durable_writes_ended() {
                     tracing::warn!("WAL checkpoints stop: durable writes have ended until the server restarts");
                     // Refused writes still commit (a Collector keeps retrying), and SQLite's
@@ -163,13 +160,17 @@ impl Checkpointer {
                     }
                     break;
                 }
+                // A timeout is the idle tick; a closed channel means the store is gone.
+                if let Ok(None) = tokio::time::timeout(IDLE_INTERVAL, pending.recv()).await {
+                    break;
+                }
                 if let Err(error) = background.checkpoint(&read).await {
                     if read.is_closed() {
                         break;
                     }
                     tracing::debug!(%error, "background WAL checkpoint failed; the writer's own checkpoint covers it");
                 }
-                if !copies_every_commit(background.wal_pages.load(Ordering::Relaxed), i64::from(restart_pages)) {
+                if !background.durable_writes_ended() && !copies_every_commit(background.wal_pages.load(Ordering::Relaxed), i64::from(restart_pages)) {
                     tokio::time::sleep(GATHER).await;
                 }
             }
