@@ -14,7 +14,8 @@ pub(crate) fn database_error(error: sqlx::Error) -> CoreError {
             tracing::error!(%error, "the database is full");
             CoreError::unavailable("the database's disk is full; retry once space has been freed")
         }
-        Failure::Transient => {
+        // A failed sync is retryable for the request; checkpoint.rs also ends durable writes.
+        Failure::Transient | Failure::SyncFailed => {
             tracing::warn!(%error, "transient database failure");
             CoreError::unavailable("the database is temporarily unavailable; retry the request")
         }
@@ -30,6 +31,8 @@ enum Failure {
     /// No room left: SQLite's file or disk, or PostgreSQL's disk. Clears when space is freed.
     Full,
     Transient,
+    /// SQLite could not sync a file (`SQLITE_IOERR_FSYNC`): written pages may be lost.
+    SyncFailed,
     Internal,
 }
 
@@ -48,11 +51,13 @@ fn failure_kind(error: &sqlx::Error) -> Failure {
 /// PostgreSQL's SQLSTATE.
 fn database_failure_kind(dialect: Dialect, code: &str) -> Failure {
     if dialect == Dialect::Sqlite {
-        return match code.parse::<u32>().unwrap_or_default() & 0xff {
+        let extended = code.parse::<u32>().unwrap_or_default();
+        return match extended & 0xff {
             // SQLITE_FULL: the disk, or the file's size limit.
             13 => Failure::Full,
-            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR (a read or write of the files failed;
-            // a failed sync of the WAL is handled apart, in wal_sync.rs).
+            // SQLITE_IOERR_FSYNC (SQLITE_IOERR | 4 << 8).
+            10 if extended == 1034 => Failure::SyncFailed,
+            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR (a read or write of the files failed).
             5 | 6 | 10 => Failure::Transient,
             _ => Failure::Internal,
         };
@@ -68,17 +73,11 @@ fn database_failure_kind(dialect: Dialect, code: &str) -> Failure {
     }
 }
 
-/// Whether SQLite failed to sync a file (`SQLITE_IOERR_FSYNC`): written pages may be lost, so
-/// the failure must end durable writes rather than be retried.
+/// Whether SQLite failed to sync a file: written pages may be lost, so a checkpoint's failure
+/// must end durable writes rather than be retried.
 pub(crate) fn is_failed_sqlite_sync(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() && db.code().as_deref() == Some(SQLITE_IOERR_FSYNC),
-        _ => false,
-    }
+    failure_kind(error) == Failure::SyncFailed
 }
-
-/// SQLITE_IOERR (10) | 4 << 8.
-const SQLITE_IOERR_FSYNC: &str = "1034";
 
 /// Whether the error is a uniqueness violation (used to report `RESOURCE_ALREADY_EXISTS`).
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
@@ -106,6 +105,7 @@ mod tests {
             (Sqlite, "6", Failure::Transient),
             (Sqlite, "10", Failure::Transient),
             (Sqlite, "3338", Failure::Transient),
+            (Sqlite, "1034", Failure::SyncFailed),
             (Postgres, "40001", Failure::Transient),
             (Postgres, "53300", Failure::Transient),
             (Postgres, "57P01", Failure::Transient),
