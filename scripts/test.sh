@@ -13,6 +13,9 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+echo "== benchmarks build and run once (criterion's test mode: no timing)"
+cargo bench -p rivulet-api --bench otlp_request -- --test
+
 echo "== mlflow client compatibility suite"
 cargo build --release -p rivulet
 RIVULET_BIN="$PWD/target/release/rivulet" tests/compat/run.sh
