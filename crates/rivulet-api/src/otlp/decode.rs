@@ -183,16 +183,29 @@ fn compact_json_len(value: &Value) -> usize {
 }
 
 /// A JSON string's length with quotes and escapes: `"` and `\` and the short control escapes
-/// take two bytes, other control characters six (`\u00XX`).
+/// take two bytes, other control characters six (`\u00XX`). Counted 64 bytes at a time with
+/// branch-free folds the compiler vectorises, skipping the chunks (most, in model text) with
+/// nothing to escape: a byte-by-byte `match` made this a fourteenth of the decoding path's CPU
+/// (benches/otlp_request.rs).
 fn quoted_len(text: &str) -> usize {
-    2 + text
-        .bytes()
-        .map(|byte| match byte {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0x00..=0x1f => 6,
-            _ => 1,
+    let extra: usize = text
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| {
+            if !chunk.iter().fold(false, |any, &byte| any | (byte < 0x20) | (byte == b'"') | (byte == b'\\')) {
+                return 0;
+            }
+            // At most 5 per byte: a 64-byte chunk's sum fits in a u16.
+            let extra = chunk.iter().fold(0u16, |sum, &byte| {
+                let control = u16::from(byte < 0x20);
+                let short_control = u16::from(matches!(byte, b'\n' | b'\r' | b'\t' | 0x08 | 0x0c));
+                let quote_or_backslash = u16::from(byte == b'"' || byte == b'\\');
+                sum + control * 5 - short_control * 4 + quote_or_backslash
+            });
+            usize::from(extra)
         })
-        .sum::<usize>()
+        .sum();
+    2 + text.len() + extra
 }
 
 /// An OTLP AnyValue as a JSON value, taking its strings rather than copying them; strings
@@ -407,7 +420,9 @@ mod tests {
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
             any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
-            "[a-z \"\\\\\\n\\t\u{1}\u{8}\u{c}\u{1f}\u{7f}é🙂]{0,16}".prop_map(Value::from),
+            // Long enough to span several of quoted_len's 64-byte chunks, clean and not.
+            "[a-z \"\\\\\\n\\r\\t\u{1}\u{8}\u{c}\u{1f}\u{7f}é🙂]{0,16}".prop_map(Value::from),
+            "[a-z ]{0,90}[a-z \"\\\\\\n\u{1}é]{0,3}[a-z ]{0,90}".prop_map(Value::from),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
