@@ -72,13 +72,13 @@ pub(super) fn token_usage(span: &Span, outputs: Option<&Value>) -> Option<TokenU
         .iter()
         .find_map(|convention| {
             let read = |names: &[&str]| names.iter().find_map(|name| attrs.get(*name).and_then(count));
-            usage_from_counts(
-                read(convention.input),
-                read(convention.output),
-                read(convention.total),
-                read(convention.cache_read),
-                read(convention.cache_creation),
-            )
+            let (input, output, total) = (read(convention.input), read(convention.output), read(convention.total));
+            // Cache counts alone make no usage: skip their lookups (each hashes its key) for the
+            // conventions a span does not follow, which are most of them.
+            if input.is_none() && output.is_none() && total.is_none() {
+                return None;
+            }
+            usage_from_counts(input, output, total, read(convention.cache_read), read(convention.cache_creation))
         })
         .or_else(|| llama_stack::usage(span, outputs))
         .or_else(|| outputs.and_then(usage_in_payload))
