@@ -18,6 +18,10 @@ use prost::Message;
 use rivulet_api::otlp::decode::{convert_request_with, decode_request, decompress, DecodeLimits, Encoding};
 use rivulet_core::traces::prepare::prepare_span;
 
+// The server's allocator: with glibc's, allocation alone took 15-18 % of this path's samples.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SPANS_PER_TRACE: usize = 10;
 
 fn text(key: &str, value: impl Into<String>) -> KeyValue {
