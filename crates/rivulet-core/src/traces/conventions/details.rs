@@ -66,10 +66,18 @@ const TOKEN_CONVENTIONS: &[TokenKeys] = &[
     },
 ];
 
+/// Every key in [`TOKEN_CONVENTIONS`] contains this (a test checks): a span none of whose
+/// attribute keys does follows none of them, and skips their lookups.
+const TOKEN_KEY_MARK: &str = "oken";
+
 pub(super) fn token_usage(span: &Span, outputs: Option<&Value>) -> Option<TokenUsage> {
     let attrs = &span.attributes;
+    // Most spans carry no token counts; scanning their few keys once is cheaper than the
+    // two dozen hashed lookups of the conventions' keys.
+    let may_have_counts = attrs.keys().any(|key| key.contains(TOKEN_KEY_MARK));
     TOKEN_CONVENTIONS
         .iter()
+        .filter(|_| may_have_counts)
         .find_map(|convention| {
             let read = |names: &[&str]| names.iter().find_map(|name| attrs.get(*name).and_then(count));
             let (input, output, total) = (read(convention.input), read(convention.output), read(convention.total));
@@ -214,4 +222,20 @@ fn openai_tool(definition: &Value) -> Option<Value> {
         function.insert("parameters".into(), structured(parameters).into_owned());
     }
     Some(json!({ "type": "function", "function": function }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TOKEN_CONVENTIONS, TOKEN_KEY_MARK};
+
+    /// `token_usage` skips spans whose keys lack the mark, so a key without it would never be read.
+    #[test]
+    fn every_token_key_carries_the_mark() {
+        for convention in TOKEN_CONVENTIONS {
+            let keys = [convention.input, convention.output, convention.total, convention.cache_read, convention.cache_creation];
+            for key in keys.iter().flat_map(|names| names.iter()) {
+                assert!(key.contains(TOKEN_KEY_MARK), "{key} lacks {TOKEN_KEY_MARK:?}");
+            }
+        }
+    }
 }
