@@ -15,7 +15,6 @@ use super::{keys, mlflow_trace_id, Span};
 pub fn span_content(span: &Span) -> String {
     let attribute_bytes: usize = span.attributes.iter().map(|(key, value)| key.len() + approximate_len(value)).sum();
     let mut out = String::with_capacity(400 + attribute_bytes + attribute_bytes / 8);
-    let mut scratch = String::new();
     out.push_str("{\"trace_id\": ");
     write_string(&mut out, &STANDARD.encode(span.trace_id));
     out.push_str(", \"span_id\": ");
@@ -51,13 +50,13 @@ pub fn span_content(span: &Span) -> String {
     out.push_str("}, \"attributes\": {");
     write_string(&mut out, keys::TRACE_REQUEST_ID);
     out.push_str(": ");
-    write_dumps_as_string(&mut out, &Value::String(mlflow_trace_id(&span.trace_id)), &mut scratch);
+    write_dumps_as_string(&mut out, &Value::String(mlflow_trace_id(&span.trace_id)));
     for (key, value) in &span.attributes {
         if key != keys::TRACE_REQUEST_ID {
             out.push_str(", ");
             write_string(&mut out, key);
             out.push_str(": ");
-            write_dumps_as_string(&mut out, value, &mut scratch);
+            write_dumps_as_string(&mut out, value);
         }
     }
     out.push_str("}, \"links\": [");
