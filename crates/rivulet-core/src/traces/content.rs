@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::json::{write_dumps_as_string, write_string, write_value};
+use super::json::{write_dumps_as_string, write_members, write_string, write_value};
 use super::{keys, mlflow_trace_id, Span};
 
 /// The span dict MLflow stores, as JSON text (Python's `json.dumps` layout, keys in MLflow's
@@ -78,16 +78,7 @@ pub fn span_content(span: &Span) -> String {
 
 /// Native attribute values (events and links), written as they are.
 fn write_object(out: &mut String, attributes: &Map<String, Value>) {
-    out.push('{');
-    for (idx, (key, value)) in attributes.iter().enumerate() {
-        if idx > 0 {
-            out.push_str(", ");
-        }
-        write_string(out, key);
-        out.push_str(": ");
-        write_value(out, value);
-    }
-    out.push('}');
+    write_members(out, attributes, write_string, write_value);
 }
 
 /// A cheap guess at a value's JSON length, for reserving the output once.

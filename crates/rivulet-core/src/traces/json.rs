@@ -1,7 +1,7 @@
 //! JSON text exactly as Python's `json.dumps(value, ensure_ascii=False)` writes it, so span
 //! attributes stored by Rivulet match MLflow's byte for byte (filters match on that text).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Serialises with `", "` and `": "` separators and non-ASCII left as is.
 pub fn python_dumps(value: &Value) -> String {
@@ -37,19 +37,22 @@ fn write_value_escaped(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            out.push('{');
-            for (idx, (key, item)) in map.iter().enumerate() {
-                if idx > 0 {
-                    out.push_str(", ");
-                }
-                write_string_escaped(out, key);
-                out.push_str(": ");
-                write_value_escaped(out, item);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_members(out, map, write_string_escaped, write_value_escaped),
     }
+}
+
+/// `{key: value, ...}` with Python's separators, keys and values written by the given writers.
+pub(crate) fn write_members(out: &mut String, map: &Map<String, Value>, write_key: fn(&mut String, &str), write_item: fn(&mut String, &Value)) {
+    out.push('{');
+    for (idx, (key, item)) in map.iter().enumerate() {
+        if idx > 0 {
+            out.push_str(", ");
+        }
+        write_key(out, key);
+        out.push_str(": ");
+        write_item(out, item);
+    }
+    out.push('}');
 }
 
 /// The head of [`python_dumps`] text: once the text is past `max_bytes` the rest is left out
