@@ -133,10 +133,11 @@ impl Shared {
 }
 
 impl Checkpointer {
-    /// Starts the background checkpoints on `read` (any connection but the writer's); they end
-    /// when every `Checkpointer` is dropped, or once a sync has failed. `write` is the writer's
-    /// connection; a failed sync is recorded in `durability`.
-    pub(crate) fn spawn(read: SqlitePool, write: SqlitePool, restart_pages: u32, durability: WalSync) -> Checkpointer {
+    /// Starts the background checkpoints on `read` (any connection but the writers'); they end
+    /// when every `Checkpointer` is dropped, or once a sync has failed. `write` is the span
+    /// writer's connection and `other_write` the one every other write uses; a failed sync is
+    /// recorded in `durability`.
+    pub(crate) fn spawn(read: SqlitePool, write: SqlitePool, other_write: SqlitePool, restart_pages: u32, durability: WalSync) -> Checkpointer {
         let (commits, mut pending) = mpsc::channel::<()>(1);
         let shared = Arc::new(Shared {
             turn: Mutex::new(()),
@@ -145,7 +146,7 @@ impl Checkpointer {
             restarted_at: AtomicI64::new(0),
         });
         let background = shared.clone();
-        let background_write = write.clone();
+        let writers = [write.clone(), other_write];
         tokio::spawn(async move {
             // Checkpoint once a commit lands; commits that land meanwhile or during the gather
             // pause leave one pending signal, so the last commit is always copied back.
@@ -155,8 +156,10 @@ impl Checkpointer {
                     tracing::warn!("WAL checkpoints stop: durable writes have ended until the server restarts");
                     // Refused writes still commit (a Collector keeps retrying), and SQLite's
                     // checkpoint inside a commit could start the WAL over as well.
-                    if let Err(error) = sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&background_write).await {
-                        tracing::warn!(%error, "could not switch off the writer's automatic WAL checkpoint");
+                    for writer in &writers {
+                        if let Err(error) = sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(writer).await {
+                            tracing::warn!(%error, "could not switch off a writer's automatic WAL checkpoint");
+                        }
                     }
                     break;
                 }

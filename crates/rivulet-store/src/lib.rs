@@ -26,11 +26,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use dialect::Dialect;
 pub use uri::StoreUri;
 
-/// The open connection pools. SQLite gets a one-connection writer pool so writers queue in the
-/// process instead of failing with `SQLITE_BUSY`; PostgreSQL uses one pool for everything.
+/// The open connection pools. SQLite gets two one-connection writer pools, one for span ingest
+/// and one for every other write, so writers queue in the process instead of failing with
+/// `SQLITE_BUSY`; PostgreSQL uses one pool for everything.
 #[derive(Clone)]
 pub enum Pools {
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite { read: SqlitePool, write: SqlitePool, ingest: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -117,21 +118,32 @@ impl Store {
                     .with_regexp();
                 // An in-memory database exists once per connection: one connection serves all.
                 let read_connections = if path.is_none() { 1 } else { settings.max_connections.max(1) };
-                // The one writer gets a page cache that holds a whole ingest group (so it does not
-                // spill dirty pages mid-transaction), statement journals in memory (multi-row
-                // upserts need one), and checkpoints left to the background (see checkpoint.rs).
+                // Two writing connections: the span writer's, with foreign keys off (see
+                // `Store::begin_ingest`), and one for every other write. Both begin with
+                // `BEGIN IMMEDIATE`, so they queue for SQLite's write lock instead of failing a
+                // transaction that read before it wrote. Each gets a page cache that holds a whole
+                // ingest group (so it does not spill dirty pages mid-transaction), statement
+                // journals in memory (upserts need them), and checkpoints left to the background
+                // (see checkpoint.rs).
                 let write_options = options
                     .clone()
                     .pragma("cache_size", "-32768")
                     .pragma("temp_store", "memory")
                     .pragma("wal_autocheckpoint", checkpoint::writer_autocheckpoint_pages(settings.wal_restart_pages).to_string())
                     .pragma("journal_size_limit", checkpoint::wal_size_limit_bytes(settings.wal_restart_pages).to_string());
-                // The writer's connection is never closed while the store is open: its page cache
-                // stays warm, and the WAL file that wal_sync.rs syncs stays the same file.
+                // The writers' connections are never closed while the store is open: their page
+                // caches stay warm, and the WAL file that wal_sync.rs syncs stays the same file.
                 let write_pool = SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
-                let write = connect_sqlite(write_pool, write_options)
+                let write = connect_sqlite(write_pool.clone(), write_options.clone())
                     .await
                     .with_context(|| format!("opening SQLite database {uri}"))?;
+                let ingest = if path.is_none() {
+                    write.clone()
+                } else {
+                    connect_sqlite(write_pool, write_options.foreign_keys(false))
+                        .await
+                        .with_context(|| format!("opening SQLite database {uri}"))?
+                };
                 let read = if path.is_none() {
                     write.clone()
                 } else {
@@ -139,7 +151,7 @@ impl Store {
                         .await
                         .with_context(|| format!("opening SQLite database {uri}"))?
                 };
-                Pools::Sqlite { read, write }
+                Pools::Sqlite { read, write, ingest }
             }
             StoreUri::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url)
@@ -168,9 +180,13 @@ impl Store {
         };
         // An in-memory database has no WAL to checkpoint.
         let checkpointer = match (&pools, &wal_sync) {
-            (Pools::Sqlite { read, write }, Some(durability)) => {
-                Some(checkpoint::Checkpointer::spawn(read.clone(), write.clone(), settings.wal_restart_pages, durability.clone()))
-            }
+            (Pools::Sqlite { read, write, ingest }, Some(durability)) => Some(checkpoint::Checkpointer::spawn(
+                read.clone(),
+                ingest.clone(),
+                write.clone(),
+                settings.wal_restart_pages,
+                durability.clone(),
+            )),
             _ => None,
         };
         let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default(), wal_sync };
@@ -236,9 +252,10 @@ impl Store {
     /// Closes every connection, waiting for in-flight queries.
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { read, write } => {
+            Pools::Sqlite { read, write, ingest } => {
                 read.close().await;
                 write.close().await;
+                ingest.close().await;
             }
             Pools::Postgres(pool) => pool.close().await,
         }

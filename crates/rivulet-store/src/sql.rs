@@ -249,7 +249,65 @@ pub(crate) enum Tx {
     /// The writer connection's transaction, and the sync that makes its commit durable (none
     /// for a database in memory).
     Sqlite(sqlx::Transaction<'static, Sqlite>, Option<WalSync>),
+    /// A span-ingest group's transaction on the span writer's connection, likewise.
+    SqliteIngest(IngestTransaction, Option<WalSync>),
     Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// A transaction on the span writer's SQLite connection, begun and ended with plain SQL rather
+/// than through sqlx. Its inserts run without statement journals (see `rows::insert_into`), so
+/// an error such as a full disk makes SQLite roll the whole transaction back by itself. sqlx's
+/// count of open transactions would not notice: its next `BEGIN` would be refused, or turned
+/// into a savepoint inside a transaction that never commits.
+pub(crate) struct IngestTransaction {
+    connection: Option<sqlx::pool::PoolConnection<Sqlite>>,
+    open: bool,
+}
+
+impl IngestTransaction {
+    async fn begin(pool: &sqlx::SqlitePool) -> Result<IngestTransaction, sqlx::Error> {
+        let mut connection = pool.acquire().await?;
+        // IMMEDIATE: another connection writes too, and a transaction that read before taking
+        // the write lock could find the database changed under it and fail.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *connection).await?;
+        Ok(IngestTransaction { connection: Some(connection), open: true })
+    }
+
+    fn connection(&mut self) -> &mut sqlx::SqliteConnection {
+        self.connection.as_mut().expect("an ingest transaction holds its connection until dropped")
+    }
+
+    async fn commit(mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("COMMIT").execute(self.connection()).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for IngestTransaction {
+    /// Rolls back on a task of its own, which hands the connection back to the pool afterwards.
+    /// A rollback that fails for any reason but SQLite having rolled back already closes the
+    /// connection, which rolls back too, and the pool opens another.
+    fn drop(&mut self) {
+        let Some(mut connection) = self.connection.take() else { return };
+        if !self.open {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            connection.close_on_drop();
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(error) = sqlx::query("ROLLBACK").execute(&mut *connection).await {
+                let already_rolled_back =
+                    error.as_database_error().is_some_and(|error| error.message().contains("no transaction is active"));
+                if !already_rolled_back {
+                    tracing::warn!(%error, "rolling back a span group failed; its connection is closed and another opened");
+                    connection.close_on_drop();
+                }
+            }
+        });
+    }
 }
 
 impl Tx {
@@ -258,6 +316,10 @@ impl Tx {
             Tx::Sqlite(tx, _) => {
                 let sql = sqlite_placeholders(sql);
                 bind_all!(sqlx::query(&sql), values).execute(&mut **tx).await.map(|r| r.rows_affected())
+            }
+            Tx::SqliteIngest(tx, _) => {
+                let sql = sqlite_placeholders(sql);
+                bind_all!(sqlx::query(&sql), values).execute(tx.connection()).await.map(|r| r.rows_affected())
             }
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
         }
@@ -268,6 +330,7 @@ impl Tx {
     pub async fn execute_unique(&mut self, sql: &str, values: &[Bind]) -> Result<Result<u64, ()>> {
         let result = match self {
             Tx::Sqlite(tx, _) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
+            Tx::SqliteIngest(tx, _) => bind_all!(sqlx::query(sql), values).execute(tx.connection()).await.map(|r| r.rows_affected()),
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).execute(&mut **tx).await.map(|r| r.rows_affected()),
         };
         match result {
@@ -281,6 +344,7 @@ impl Tx {
     pub async fn fetch_optional_unique(&mut self, sql: &str, values: &[Bind]) -> Result<Result<Option<DbRow>, ()>> {
         let result = match self {
             Tx::Sqlite(tx, _) => bind_all!(sqlx::query(sql), values).fetch_optional(&mut **tx).await.map(|r| r.map(DbRow::Sqlite)),
+            Tx::SqliteIngest(tx, _) => bind_all!(sqlx::query(sql), values).fetch_optional(tx.connection()).await.map(|r| r.map(DbRow::Sqlite)),
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), values).fetch_optional(&mut **tx).await.map(|r| r.map(DbRow::Postgres)),
         };
         match result {
@@ -296,6 +360,13 @@ impl Tx {
                 let sql = sqlite_placeholders(sql);
                 bind_all!(sqlx::query(&sql), values)
                     .fetch_all(&mut **tx)
+                    .await
+                    .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
+            }
+            Tx::SqliteIngest(tx, _) => {
+                let sql = sqlite_placeholders(sql);
+                bind_all!(sqlx::query(&sql), values)
+                    .fetch_all(tx.connection())
                     .await
                     .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
             }
@@ -333,6 +404,10 @@ impl Tx {
                 tx.commit().await.map_err(database_error)?;
                 Ok(sync.map_or_else(PendingSync::done, |sync| sync.pending()))
             }
+            Tx::SqliteIngest(tx, sync) => {
+                tx.commit().await.map_err(database_error)?;
+                Ok(sync.map_or_else(PendingSync::done, |sync| sync.pending()))
+            }
             Tx::Postgres(tx) => {
                 tx.commit().await.map_err(database_error)?;
                 Ok(PendingSync::done())
@@ -342,10 +417,26 @@ impl Tx {
 }
 
 impl Store {
-    /// Starts a write transaction (on SQLite, on the single writer connection).
+    /// Starts a write transaction (on SQLite, on the connection every write but span ingest uses).
     pub(crate) async fn begin(&self) -> Result<Tx> {
         match self.pools() {
-            Pools::Sqlite { write, .. } => write.begin().await.map(|tx| Tx::Sqlite(tx, self.wal_sync().cloned())),
+            Pools::Sqlite { write, .. } => write.begin_with("BEGIN IMMEDIATE").await.map(|tx| Tx::Sqlite(tx, self.wal_sync().cloned())),
+            Pools::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
+        }
+        .map_err(database_error)
+    }
+
+    /// Starts a span-ingest group's transaction, on SQLite on the span writer's own connection,
+    /// whose foreign keys are off. A multi-row insert into a table with an immediate foreign key
+    /// makes SQLite copy every page the statement touches into a statement journal (so that it
+    /// can undo that one statement), and the checks look up the parent row of every child row.
+    /// A group writes each trace's `trace_info` row before anything that references it, in the
+    /// same transaction, so those references hold by construction; the one they do not cover,
+    /// a new trace's experiment, the group checks itself (`rows::missing_experiments`). Turning
+    /// the checks off per transaction instead would make SQLite recompile every cached statement.
+    pub(crate) async fn begin_ingest(&self) -> Result<Tx> {
+        match self.pools() {
+            Pools::Sqlite { ingest, .. } => IngestTransaction::begin(ingest).await.map(|tx| Tx::SqliteIngest(tx, self.wal_sync().cloned())),
             Pools::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
         }
         .map_err(database_error)

@@ -169,7 +169,9 @@ impl StoreProbe for StoreChecks {
 
     fn pools(&self) -> Vec<PoolSample> {
         match self.0.pools() {
-            Pools::Sqlite { read, write } => vec![pool_sample!("read", read), pool_sample!("write", write)],
+            Pools::Sqlite { read, write, ingest } => {
+                vec![pool_sample!("read", read), pool_sample!("write", write), pool_sample!("ingest", ingest)]
+            }
             Pools::Postgres(pool) => vec![pool_sample!("main", pool)],
         }
     }

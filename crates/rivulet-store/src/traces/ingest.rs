@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkpoint::Checkpointer;
 use crate::wal_sync::PendingSync;
 use super::rows::{
-    load_rollups, needs_token_totals, stored_span_trees, token_totals, truncate, write_key_values, write_rollups, write_spans, write_trace_infos,
+    insert_into, load_rollups, missing_experiments, needs_token_totals, stored_span_trees, token_totals, truncate, write_key_values, write_rollups,
+    write_spans, write_trace_infos,
 };
 use crate::sql::{binds, StatementBatch};
 use crate::Store;
@@ -423,8 +424,9 @@ impl Store {
             return Ok(PendingSync::done());
         }
         let trace_ids: Vec<&str> = traces.keys().copied().collect();
-        let mut tx = self.begin().await?;
-        let mut existing = load_rollups(&mut tx, &trace_ids, self.dialect()).await?;
+        let dialect = self.dialect();
+        let mut tx = self.begin_ingest().await?;
+        let mut existing = load_rollups(&mut tx, &trace_ids, dialect).await?;
 
         let mut merged: Vec<(&str, TraceRollup, bool)> = Vec::with_capacity(traces.len());
         for (trace_id, (experiment_id, spans)) in &traces {
@@ -432,6 +434,14 @@ impl Store {
             let is_new = previous.is_none();
             let experiment_id = previous.as_ref().map_or(*experiment_id, |p| p.experiment_id);
             merged.push((trace_id, merge_spans(previous, experiment_id, spans), is_new));
+        }
+        if dialect == crate::Dialect::Sqlite {
+            let mut new_experiments: Vec<i64> = merged.iter().filter(|(_, _, is_new)| *is_new).map(|(_, rollup, _)| rollup.experiment_id).collect();
+            new_experiments.sort_unstable();
+            new_experiments.dedup();
+            if let Some(missing) = missing_experiments(&mut tx, &new_experiments).await?.first() {
+                return Err(CoreError::experiment_not_found(*missing));
+            }
         }
         // Every trace's span tree: the stored spans of traces seen before, plus this group's.
         let (mut with_parents, mut ids_only): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
@@ -452,8 +462,8 @@ impl Store {
         let token_totals = token_totals(&merged, &trees);
 
         let mut writes = StatementBatch::default();
-        write_trace_infos(&mut writes, &merged, &token_totals);
-        write_spans(&mut writes, &traces, &merged);
+        write_trace_infos(&mut writes, &merged, &token_totals, dialect);
+        write_spans(&mut writes, &traces, &merged, dialect);
 
         let mut tags: Vec<(&str, String, String)> = Vec::new();
         let mut metadata_if_absent: Vec<(&str, String, String)> = Vec::new();
@@ -486,9 +496,9 @@ impl Store {
                 metadata_if_absent.push((trace_id, trace_keys::USER.to_string(), truncate(user, MAX_TAG_VALUE)));
             }
         }
-        write_key_values(&mut writes, "trace_tags", &tags, true);
-        write_key_values(&mut writes, "trace_request_metadata", &metadata_if_absent, false);
-        write_rollups(&mut writes, &merged, &trees);
+        write_key_values(&mut writes, "trace_tags", &tags, true, insert_into(dialect));
+        write_key_values(&mut writes, "trace_request_metadata", &metadata_if_absent, false, insert_into(dialect));
+        write_rollups(&mut writes, &merged, &trees, dialect);
         for (trace_id, run_id) in &run_links {
             writes.push(
                 "INSERT INTO entity_associations (association_id, source_type, source_id, destination_type, destination_id, created_time) \

@@ -12,9 +12,23 @@ use rivulet_core::traces::{trace_keys, TokenUsage};
 use rivulet_core::Result;
 
 use crate::sql::{Binds, StatementBatch, Tx};
+use crate::Dialect;
 
 /// Rows per multi-row statement (14 columns each, far below bind-parameter limits).
 const ROWS_PER_STATEMENT: usize = 100;
+
+/// How a group's statements insert. SQLite's default conflict action undoes just the failing
+/// statement, so a multi-row insert first copies every page it touches into a statement
+/// journal. No statement here is followed by anything but the rollback of its whole
+/// transaction once it fails, so `OR FAIL` (which keeps the statement's earlier rows and needs
+/// no journal) means the same. An upsert's `DO UPDATE` of a `NOT NULL` column still needs the
+/// journal, which is why rows new to the database are plain inserts.
+pub(super) fn insert_into(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "INSERT OR FAIL INTO",
+        Dialect::Postgres => "INSERT INTO",
+    }
+}
 
 /// The first `max` characters: MLflow's column limits count characters, not bytes.
 pub(crate) fn truncate(value: &str, max: usize) -> String {
@@ -25,10 +39,10 @@ pub(crate) fn truncate(value: &str, max: usize) -> String {
 }
 
 /// Reads the stored summaries of the traces a group touches (locking them on PostgreSQL).
-pub(crate) async fn load_rollups(tx: &mut Tx, trace_ids: &[&str], dialect: crate::Dialect) -> Result<HashMap<String, TraceRollup>> {
+pub(crate) async fn load_rollups(tx: &mut Tx, trace_ids: &[&str], dialect: Dialect) -> Result<HashMap<String, TraceRollup>> {
     let lock = match dialect {
-        crate::Dialect::Postgres => " FOR UPDATE OF t",
-        crate::Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE OF t",
+        Dialect::Sqlite => "",
     };
     let mut rollups = HashMap::new();
     for chunk in trace_ids.chunks(500) {
@@ -118,53 +132,102 @@ pub(super) fn token_totals(merged: &[(&str, TraceRollup, bool)], trees: &SpanTre
         .collect()
 }
 
-pub(super) fn write_trace_infos(writes: &mut StatementBatch, merged: &[(&str, TraceRollup, bool)], tokens: &HashMap<String, TokenUsage>) {
-    for chunk in merged.chunks(ROWS_PER_STATEMENT) {
-        let mut params = Binds::default();
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|(trace_id, rollup, _)| {
-                let usage = tokens.get(*trace_id);
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {}, {})",
-                    params.push(*trace_id),
-                    params.push(rollup.experiment_id),
-                    params.push(rollup.timestamp_ms),
-                    params.push(rollup.execution_time_ms()),
-                    params.push(rollup.state.as_str()),
-                    params.push(rollup.request_preview.as_ref().map(|p| p.text.clone())),
-                    params.push(rollup.response_preview.as_ref().map(|p| p.text.clone())),
-                    params.push(rollup.name.as_ref().map(|n| truncate(n, 4096))),
-                    params.push(rollup.session_id.as_ref().map(|s| truncate(s, 250))),
-                    params.push(usage.map(|u| u.input_tokens)),
-                    params.push(usage.map(|u| u.output_tokens)),
-                    params.push(usage.map(|u| u.total_tokens)),
-                    params.push(usage.and_then(|u| u.cache_read_input_tokens)),
-                    params.push(usage.and_then(|u| u.cache_creation_input_tokens)),
-                )
-            })
-            .collect();
-        // Token columns keep their stored value when this group brings no new usage.
-        let sql = format!(
-            "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status, request_preview, \
-             response_preview, trace_name, session_id, db_payload_generation, input_tokens, output_tokens, total_tokens, \
-             cache_read_input_tokens, cache_creation_input_tokens) VALUES {} \
-             ON CONFLICT (request_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms, \
-             execution_time_ms = excluded.execution_time_ms, status = excluded.status, \
-             request_preview = excluded.request_preview, response_preview = excluded.response_preview, \
-             trace_name = excluded.trace_name, session_id = excluded.session_id, \
-             input_tokens = COALESCE(excluded.input_tokens, trace_info.input_tokens), \
-             output_tokens = COALESCE(excluded.output_tokens, trace_info.output_tokens), \
-             total_tokens = COALESCE(excluded.total_tokens, trace_info.total_tokens), \
-             cache_read_input_tokens = COALESCE(excluded.cache_read_input_tokens, trace_info.cache_read_input_tokens), \
-             cache_creation_input_tokens = COALESCE(excluded.cache_creation_input_tokens, trace_info.cache_creation_input_tokens)",
-            rows.join(", ")
-        );
-        writes.push(sql, params);
+/// The experiments, of those given, that have no row. A group runs without foreign-key checks
+/// on SQLite (`Store::begin_ingest`); this is the one reference its own rows do not guarantee.
+pub(super) async fn missing_experiments(tx: &mut Tx, experiment_ids: &[i64]) -> Result<Vec<i64>> {
+    if experiment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params = Binds::default();
+    let list = params.push_list(experiment_ids.iter().copied());
+    let sql = format!("SELECT experiment_id FROM experiments WHERE experiment_id IN ({list})");
+    let mut found = Vec::with_capacity(experiment_ids.len());
+    for row in tx.fetch_all(&sql, &params.values).await? {
+        found.push(row.int("experiment_id")?);
+    }
+    Ok(experiment_ids.iter().copied().filter(|id| !found.contains(id)).collect())
+}
+
+/// Splits a group's traces into those new to the database and those it has seen before.
+fn by_novelty<'m, 'a>(merged: &'m [(&'a str, TraceRollup, bool)]) -> [(Vec<&'m (&'a str, TraceRollup, bool)>, bool); 2] {
+    let (fresh, known): (Vec<_>, Vec<_>) = merged.iter().partition(|(_, _, is_new)| *is_new);
+    [(fresh, false), (known, true)]
+}
+
+pub(super) fn write_trace_infos(
+    writes: &mut StatementBatch,
+    merged: &[(&str, TraceRollup, bool)],
+    tokens: &HashMap<String, TokenUsage>,
+    dialect: Dialect,
+) {
+    for (traces, upsert) in by_novelty(merged) {
+        for chunk in traces.chunks(ROWS_PER_STATEMENT) {
+            write_trace_info_rows(writes, chunk, tokens, dialect, upsert);
+        }
     }
 }
 
-pub(super) fn write_spans(writes: &mut StatementBatch, traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>, merged: &[(&str, TraceRollup, bool)]) {
+fn write_trace_info_rows(
+    writes: &mut StatementBatch,
+    chunk: &[&(&str, TraceRollup, bool)],
+    tokens: &HashMap<String, TokenUsage>,
+    dialect: Dialect,
+    upsert: bool,
+) {
+    let mut params = Binds::default();
+    let rows: Vec<String> = chunk
+        .iter()
+        .map(|(trace_id, rollup, _)| {
+            let usage = tokens.get(*trace_id);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {}, {})",
+                params.push(*trace_id),
+                params.push(rollup.experiment_id),
+                params.push(rollup.timestamp_ms),
+                params.push(rollup.execution_time_ms()),
+                params.push(rollup.state.as_str()),
+                params.push(rollup.request_preview.as_ref().map(|p| p.text.clone())),
+                params.push(rollup.response_preview.as_ref().map(|p| p.text.clone())),
+                params.push(rollup.name.as_ref().map(|n| truncate(n, 4096))),
+                params.push(rollup.session_id.as_ref().map(|s| truncate(s, 250))),
+                params.push(usage.map(|u| u.input_tokens)),
+                params.push(usage.map(|u| u.output_tokens)),
+                params.push(usage.map(|u| u.total_tokens)),
+                params.push(usage.and_then(|u| u.cache_read_input_tokens)),
+                params.push(usage.and_then(|u| u.cache_creation_input_tokens)),
+            )
+        })
+        .collect();
+    // Token columns keep their stored value when this group brings no new usage.
+    let conflict = if upsert {
+        " ON CONFLICT (request_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms, \
+         execution_time_ms = excluded.execution_time_ms, status = excluded.status, \
+         request_preview = excluded.request_preview, response_preview = excluded.response_preview, \
+         trace_name = excluded.trace_name, session_id = excluded.session_id, \
+         input_tokens = COALESCE(excluded.input_tokens, trace_info.input_tokens), \
+         output_tokens = COALESCE(excluded.output_tokens, trace_info.output_tokens), \
+         total_tokens = COALESCE(excluded.total_tokens, trace_info.total_tokens), \
+         cache_read_input_tokens = COALESCE(excluded.cache_read_input_tokens, trace_info.cache_read_input_tokens), \
+         cache_creation_input_tokens = COALESCE(excluded.cache_creation_input_tokens, trace_info.cache_creation_input_tokens)"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "{} trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status, request_preview, \
+         response_preview, trace_name, session_id, db_payload_generation, input_tokens, output_tokens, total_tokens, \
+         cache_read_input_tokens, cache_creation_input_tokens) VALUES {}{conflict}",
+        insert_into(dialect),
+        rows.join(", ")
+    );
+    writes.push(sql, params);
+}
+
+pub(super) fn write_spans(
+    writes: &mut StatementBatch,
+    traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>,
+    merged: &[(&str, TraceRollup, bool)],
+    dialect: Dialect,
+) {
     let experiment_of: HashMap<&str, i64> = merged.iter().map(|(id, rollup, _)| (*id, rollup.experiment_id)).collect();
     let new_traces: std::collections::HashSet<&str> = merged.iter().filter(|(_, _, is_new)| *is_new).map(|(id, _, _)| *id).collect();
     // A span repeated within the group keeps its last copy, as separate upserts would.
@@ -182,14 +245,14 @@ pub(super) fn write_spans(writes: &mut StatementBatch, traces: &BTreeMap<&str, (
     let (fresh, known): (Vec<&PreparedSpan>, Vec<&PreparedSpan>) =
         unique.into_values().partition(|span| new_traces.contains(span.trace_id.as_str()));
     for (spans, upsert) in [(&fresh, false), (&known, true)] {
-        write_span_rows(writes, spans, &experiment_of, upsert);
+        write_span_rows(writes, spans, &experiment_of, dialect, upsert);
     }
     let service_of: HashMap<&str, Option<&str>> =
         merged.iter().map(|(id, rollup, _)| (*id, rollup.service_name.as_deref())).collect();
-    write_span_services(writes, fresh.iter().chain(&known).copied(), &service_of);
+    write_span_services(writes, fresh.iter().chain(&known).copied(), &service_of, dialect);
 }
 
-fn write_span_rows(writes: &mut StatementBatch, spans: &[&PreparedSpan], experiment_of: &HashMap<&str, i64>, upsert: bool) {
+fn write_span_rows(writes: &mut StatementBatch, spans: &[&PreparedSpan], experiment_of: &HashMap<&str, i64>, dialect: Dialect, upsert: bool) {
     for chunk in spans.chunks(ROWS_PER_STATEMENT) {
         let mut params = Binds::default();
         let rows: Vec<String> = chunk
@@ -222,8 +285,9 @@ fn write_span_rows(writes: &mut StatementBatch, spans: &[&PreparedSpan], experim
             ""
         };
         let sql = format!(
-            "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, \
+            "{} spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, \
              end_time_unix_nano, content, model_name, model_provider) VALUES {}{conflict}",
+            insert_into(dialect),
             rows.join(", ")
         );
         writes.push(sql, params);
@@ -235,6 +299,7 @@ fn write_span_services<'a>(
     writes: &mut StatementBatch,
     spans: impl Iterator<Item = &'a PreparedSpan>,
     service_of: &HashMap<&str, Option<&str>>,
+    dialect: Dialect,
 ) {
     let rows: Vec<(&PreparedSpan, String)> = spans
         .filter_map(|span| {
@@ -251,8 +316,9 @@ fn write_span_services<'a>(
             })
             .collect();
         let sql = format!(
-            "INSERT INTO rivulet_span_services (trace_id, span_id, service_name) VALUES {} \
+            "{} rivulet_span_services (trace_id, span_id, service_name) VALUES {} \
              ON CONFLICT (trace_id, span_id) DO UPDATE SET service_name = excluded.service_name",
+            insert_into(dialect),
             rows.join(", ")
         );
         writes.push(sql, params);
@@ -263,11 +329,12 @@ fn write_span_services<'a>(
 /// existing keys keep their value.
 pub(crate) async fn upsert_key_values(tx: &mut Tx, table: &str, rows: &[(&str, String, String)], replace: bool) -> Result<()> {
     let mut writes = StatementBatch::default();
-    write_key_values(&mut writes, table, rows, replace);
+    write_key_values(&mut writes, table, rows, replace, "INSERT INTO");
     tx.execute_batch(writes).await
 }
 
-pub(super) fn write_key_values(writes: &mut StatementBatch, table: &str, rows: &[(&str, String, String)], replace: bool) {
+/// `insert` is `INSERT INTO`, or a group's [`insert_into`].
+pub(super) fn write_key_values(writes: &mut StatementBatch, table: &str, rows: &[(&str, String, String)], replace: bool, insert: &str) {
     // Within one statement a key may appear once: keep the last value given.
     let mut unique: BTreeMap<(&str, &str), &str> = BTreeMap::new();
     for (trace_id, key, value) in rows {
@@ -281,42 +348,57 @@ pub(super) fn write_key_values(writes: &mut StatementBatch, table: &str, rows: &
             .iter()
             .map(|((trace_id, key), value)| format!("({}, {}, {})", params.push(*key), params.push(*value), params.push(*trace_id)))
             .collect();
-        let sql = format!("INSERT INTO {table} (key, value, request_id) VALUES {} ON CONFLICT (key, request_id) {conflict}", values.join(", "));
+        let sql = format!(
+            "{insert} {table} (key, value, request_id) VALUES {} ON CONFLICT (key, request_id) {conflict}",
+            values.join(", ")
+        );
         writes.push(sql, params);
     }
 }
 
-pub(super) fn write_rollups(writes: &mut StatementBatch, merged: &[(&str, TraceRollup, bool)], trees: &SpanTrees) {
-    for chunk in merged.chunks(ROWS_PER_STATEMENT) {
-        let mut params = Binds::default();
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|(trace_id, rollup, _)| {
-                let usage_json = (!rollup.usage_spans.is_empty()).then(|| {
-                    let list: Vec<serde_json::Value> =
-                        rollup.usage_spans.iter().map(|(id, usage)| serde_json::json!([id, usage.to_json()])).collect();
-                    serde_json::Value::Array(list).to_string()
-                });
-                // Distinct span ids, stored and incoming.
-                let span_count = trees.get(*trace_id).map_or(0, |tree| tree.len() as i64);
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {})",
-                    params.push(*trace_id),
-                    params.push(rollup.request_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
-                    params.push(rollup.response_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
-                    params.push(span_count),
-                    params.push(usage_json),
-                    params.push(rollup.finalized),
-                    params.push(rollup.service_name.as_deref()),
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO rivulet_trace_rollups (request_id, request_preview_rank, response_preview_rank, span_count, usage_spans, finalized, \
-             service_name) VALUES {} ON CONFLICT (request_id) DO UPDATE SET request_preview_rank = excluded.request_preview_rank, \
-             response_preview_rank = excluded.response_preview_rank, span_count = excluded.span_count, usage_spans = excluded.usage_spans",
-            rows.join(", ")
-        );
-        writes.push(sql, params);
+pub(super) fn write_rollups(writes: &mut StatementBatch, merged: &[(&str, TraceRollup, bool)], trees: &SpanTrees, dialect: Dialect) {
+    for (traces, upsert) in by_novelty(merged) {
+        for chunk in traces.chunks(ROWS_PER_STATEMENT) {
+            write_rollup_rows(writes, chunk, trees, dialect, upsert);
+        }
     }
+}
+
+fn write_rollup_rows(writes: &mut StatementBatch, chunk: &[&(&str, TraceRollup, bool)], trees: &SpanTrees, dialect: Dialect, upsert: bool) {
+    let mut params = Binds::default();
+    let rows: Vec<String> = chunk
+        .iter()
+        .map(|(trace_id, rollup, _)| {
+            let usage_json = (!rollup.usage_spans.is_empty()).then(|| {
+                let list: Vec<serde_json::Value> =
+                    rollup.usage_spans.iter().map(|(id, usage)| serde_json::json!([id, usage.to_json()])).collect();
+                serde_json::Value::Array(list).to_string()
+            });
+            // Distinct span ids, stored and incoming.
+            let span_count = trees.get(*trace_id).map_or(0, |tree| tree.len() as i64);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {})",
+                params.push(*trace_id),
+                params.push(rollup.request_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
+                params.push(rollup.response_preview.as_ref().map_or(0, |p| i64::from(p.rank))),
+                params.push(span_count),
+                params.push(usage_json),
+                params.push(rollup.finalized),
+                params.push(rollup.service_name.as_deref()),
+            )
+        })
+        .collect();
+    let conflict = if upsert {
+        " ON CONFLICT (request_id) DO UPDATE SET request_preview_rank = excluded.request_preview_rank, \
+         response_preview_rank = excluded.response_preview_rank, span_count = excluded.span_count, usage_spans = excluded.usage_spans"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "{} rivulet_trace_rollups (request_id, request_preview_rank, response_preview_rank, span_count, usage_spans, finalized, \
+         service_name) VALUES {}{conflict}",
+        insert_into(dialect),
+        rows.join(", ")
+    );
+    writes.push(sql, params);
 }
