@@ -37,7 +37,7 @@ impl StoreProbe for Checks {
 
     fn pools(&self) -> Vec<PoolSample> {
         match self.store.pools() {
-            Pools::Sqlite { read, write } => vec![
+            Pools::Sqlite { read, write, .. } => vec![
                 PoolSample { name: "read", size: read.size(), idle: read.num_idle() as u32, max: read.options().get_max_connections() },
                 PoolSample { name: "write", size: write.size(), idle: write.num_idle() as u32, max: 1 },
             ],
