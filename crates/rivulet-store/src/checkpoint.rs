@@ -21,6 +21,13 @@
 //! copies each page once and syncs the database file once. Near the restart point it copies
 //! after every commit again, so that the writer's wait before a restart stays one commit long.
 //!
+//! A checkpoint only copies pages into the kernel's cache of the database file; left there,
+//! they reach the disk in one burst when a checkpoint syncs the file, and a WAL sync or the
+//! writer's wait before a restart queues behind that burst. So after each background
+//! checkpoint a thread of its own asks the kernel to start writing those pages out at once
+//! (write_back.rs), without waiting or flushing the device's cache, and the syncs find little
+//! left to write.
+//!
 //! A checkpoint that fails to sync a file ends durable writes, as a failed sync of the WAL does
 //! (wal_sync.rs), and no checkpoint runs after it. SQLite syncs the database file only when a
 //! checkpoint copies the whole WAL, yet it counts frames copied by earlier partial checkpoints
@@ -29,6 +36,8 @@
 //! without them; left alone, the WAL still holds them for recovery when the server restarts.
 //! The writer's own automatic checkpoint is switched off then too, for the same reason.
 
+use std::fs::File;
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,15 +47,18 @@ use tokio::sync::{mpsc, Mutex};
 
 use crate::error::is_failed_sqlite_sync;
 use crate::wal_sync::WalSync;
+use crate::write_back::start_write_back;
 
 /// WAL pages after which the span writer, between two groups, waits for the background to
-/// copy its last commit back, so that its next transaction starts the WAL over (512 MiB at
-/// SQLite's 4 KiB pages). Each restart holds the writer for one checkpoint (10-50 ms, more as
-/// the database grows), so this sets how many groups wait for one. At concurrency 32 on two
-/// cores, 60 s runs: restarting at 8,192 pages (inside the commit, as SQLite's own automatic
-/// checkpoint does) gave 11.5k spans/s with p99 97 ms; at 131,072 pages 12.8k with p99 56 ms.
-/// In 30 s runs, 65,536 pages gave 12.7-13.2k with p99 63-66 ms, 131,072 13.0-13.5k with 48.
-pub(crate) const RESTART_PAGES: u32 = 131_072;
+/// copy its last commit back, so that its next transaction starts the WAL over (1 GiB at
+/// SQLite's 4 KiB pages). Each restart holds the writer for one checkpoint, which grows with
+/// the database (15 ms on a new one, 50-200 ms past 3 GB), and every request in flight waits
+/// with it, so this sets how many requests pay for one: at concurrency 32 on two cores,
+/// restarts were nearly all of the requests over 50 ms. In 15 s runs with write-back
+/// (write_back.rs), 131,072 pages gave p99 39-49 ms, 262,144 pages 37-38 ms at the same
+/// throughput; in 70 s runs 262,144 pages gave 46 ms. Restarting inside the commit at 8,192
+/// pages, as SQLite's own automatic checkpoint does, gave 97 ms in 60 s runs.
+pub(crate) const RESTART_PAGES: u32 = 262_144;
 
 /// Pages after which the writing connection checkpoints by itself, inside a commit: a backstop
 /// above the restart point, for a WAL the span writer has not started over (a reader still on
@@ -56,11 +68,12 @@ pub(crate) fn writer_autocheckpoint_pages(restart_pages: u32) -> u32 {
 }
 
 /// Bytes the WAL file may keep once it starts over: the backstop's frames (each a 4 KiB page
-/// and a 24-byte header) and a tenth more, above what one-trace exports make it reach, so the
-/// file is reused in place. A limit below that (64 MiB was tried) truncates the file at every
-/// restart and grows it again, which doubled p99 latency at concurrency 32 (93-104 ms).
-/// Commits of thousands of spans (Collector-sized exports) can overshoot it (about 700 MB while
-/// filling a million spans 20 traces at a time); the file is then cut back at the restart.
+/// and a 24-byte header) and a tenth more (1.3 GB), above what sustained ingest makes it reach,
+/// so the file is reused in place. A limit below that (64 MiB was tried) truncates the file at
+/// every restart and grows it again, which doubled p99 latency at concurrency 32 (93-104 ms).
+/// Commits of thousands of spans (Collector-sized exports) can overshoot the restart point;
+/// a WAL longer than the limit is cut back at the restart. A server that is not under
+/// sustained ingest restarts its WAL whenever the background catches up, and never grows it.
 pub(crate) fn wal_size_limit_bytes(restart_pages: u32) -> u64 {
     u64::from(writer_autocheckpoint_pages(restart_pages)) * (4096 + 24) * 11 / 10
 }
@@ -133,11 +146,18 @@ impl Shared {
 }
 
 impl Checkpointer {
-    /// Starts the background checkpoints on `read` (any connection but the writers'); they end
-    /// when every `Checkpointer` is dropped, or once a sync has failed. `write` is the span
-    /// writer's connection and `other_write` the one every other write uses; a failed sync is
-    /// recorded in `durability`.
-    pub(crate) fn spawn(read: SqlitePool, write: SqlitePool, other_write: SqlitePool, restart_pages: u32, durability: WalSync) -> Checkpointer {
+    /// Starts the background checkpoints of the SQLite database file at `database` on `read`
+    /// (any connection but the writers'); they end when every `Checkpointer` is dropped, or
+    /// once a sync has failed. `write` is the span writer's connection and `other_write` the one
+    /// every other write uses; a failed sync is recorded in `durability`.
+    pub(crate) fn spawn(
+        database: &Path,
+        read: SqlitePool,
+        write: SqlitePool,
+        other_write: SqlitePool,
+        restart_pages: u32,
+        durability: WalSync,
+    ) -> Checkpointer {
         let (commits, mut pending) = mpsc::channel::<()>(1);
         let shared = Arc::new(Shared {
             turn: Mutex::new(()),
@@ -147,6 +167,9 @@ impl Checkpointer {
         });
         let background = shared.clone();
         let writers = [write.clone(), other_write];
+        let write_back = DatabaseWriteBack::spawn(database)
+            .inspect_err(|error| tracing::warn!(%error, "cannot start the database file's write-back; checkpoints' syncs will write it all"))
+            .ok();
         tokio::spawn(async move {
             // Checkpoint once a commit lands; commits that land meanwhile or during the gather
             // pause leave one pending signal, so the last commit is always copied back.
@@ -167,11 +190,15 @@ impl Checkpointer {
                 if let Ok(None) = tokio::time::timeout(IDLE_INTERVAL, pending.recv()).await {
                     break;
                 }
-                if let Err(error) = background.checkpoint(&read).await {
-                    if read.is_closed() {
-                        break;
+                match background.checkpoint(&read).await {
+                    Ok((_, copied)) if copied > 0 => write_back.iter().for_each(DatabaseWriteBack::start),
+                    Ok(_) => {}
+                    Err(error) => {
+                        if read.is_closed() {
+                            break;
+                        }
+                        tracing::debug!(%error, "background WAL checkpoint failed; the writer's own checkpoint covers it");
                     }
-                    tracing::debug!(%error, "background WAL checkpoint failed; the writer's own checkpoint covers it");
                 }
                 if !background.durable_writes_ended() && !copies_every_commit(background.wal_pages.load(Ordering::Relaxed), i64::from(restart_pages)) {
                     tokio::time::sleep(GATHER).await;
@@ -202,6 +229,38 @@ impl Checkpointer {
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "WAL checkpoint before a restart failed; the writer's own checkpoint covers it"),
         }
+    }
+}
+
+/// The thread that starts the database file's write-back after background checkpoints. It
+/// ends when its owner (the background checkpoint task) is dropped.
+struct DatabaseWriteBack {
+    requests: std::sync::mpsc::SyncSender<()>,
+}
+
+impl DatabaseWriteBack {
+    fn spawn(database: &Path) -> std::io::Result<DatabaseWriteBack> {
+        let file = File::open(database)?;
+        // One pending request is enough: a call writes back every page dirty by then.
+        let (requests, pending) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new().name("db-write-back".into()).spawn(move || {
+            let mut warned = false;
+            while pending.recv().is_ok() {
+                // A failed write is not lost here: the checkpoint's own sync reports it and ends
+                // durable writes. This only says why the burst came back.
+                if let Err(error) = start_write_back(&file) {
+                    if !std::mem::replace(&mut warned, true) {
+                        tracing::warn!(%error, "could not start writing the database file back; later failures are not logged");
+                    }
+                }
+            }
+        })?;
+        Ok(DatabaseWriteBack { requests })
+    }
+
+    /// Asks for a write-back soon; never waits.
+    fn start(&self) {
+        let _ = self.requests.try_send(());
     }
 }
 

@@ -14,6 +14,7 @@ mod traces;
 pub(crate) mod tracking;
 pub mod uri;
 mod wal_sync;
+mod write_back;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -179,8 +180,9 @@ impl Store {
             _ => None,
         };
         // An in-memory database has no WAL to checkpoint.
-        let checkpointer = match (&pools, &wal_sync) {
-            (Pools::Sqlite { read, write, ingest }, Some(durability)) => Some(checkpoint::Checkpointer::spawn(
+        let checkpointer = match (uri, &pools, &wal_sync) {
+            (StoreUri::Sqlite { path: Some(database) }, Pools::Sqlite { read, write, ingest }, Some(durability)) => Some(checkpoint::Checkpointer::spawn(
+                database,
                 read.clone(),
                 ingest.clone(),
                 write.clone(),
