@@ -121,7 +121,7 @@ pub(super) fn needs_token_totals(rollup: &TraceRollup) -> bool {
 
 /// Tree-aware token totals of the traces in the group that carry usage, over their stored
 /// and incoming spans.
-pub(super) fn token_totals(merged: &[(&str, TraceRollup, bool)], trees: &SpanTrees) -> HashMap<String, TokenUsage> {
+pub(super) fn token_totals(merged: &[MergedTrace<'_>], trees: &SpanTrees) -> HashMap<String, TokenUsage> {
     let empty = HashMap::new();
     merged
         .iter()
@@ -148,15 +148,19 @@ pub(super) async fn missing_experiments(tx: &mut Tx, experiment_ids: &[i64]) -> 
     Ok(experiment_ids.iter().copied().filter(|id| !found.contains(id)).collect())
 }
 
+/// A trace of a group: its id, its summary merged with this group's spans, and whether it is
+/// new to the database.
+pub(super) type MergedTrace<'a> = (&'a str, TraceRollup, bool);
+
 /// Splits a group's traces into those new to the database and those it has seen before.
-fn by_novelty<'m, 'a>(merged: &'m [(&'a str, TraceRollup, bool)]) -> [(Vec<&'m (&'a str, TraceRollup, bool)>, bool); 2] {
+fn by_novelty<'m, 'a>(merged: &'m [MergedTrace<'a>]) -> [(Vec<&'m MergedTrace<'a>>, bool); 2] {
     let (fresh, known): (Vec<_>, Vec<_>) = merged.iter().partition(|(_, _, is_new)| *is_new);
     [(fresh, false), (known, true)]
 }
 
 pub(super) fn write_trace_infos(
     writes: &mut StatementBatch,
-    merged: &[(&str, TraceRollup, bool)],
+    merged: &[MergedTrace<'_>],
     tokens: &HashMap<String, TokenUsage>,
     dialect: Dialect,
 ) {
@@ -169,7 +173,7 @@ pub(super) fn write_trace_infos(
 
 fn write_trace_info_rows(
     writes: &mut StatementBatch,
-    chunk: &[&(&str, TraceRollup, bool)],
+    chunk: &[&MergedTrace<'_>],
     tokens: &HashMap<String, TokenUsage>,
     dialect: Dialect,
     upsert: bool,
@@ -225,7 +229,7 @@ fn write_trace_info_rows(
 pub(super) fn write_spans(
     writes: &mut StatementBatch,
     traces: &BTreeMap<&str, (i64, Vec<&PreparedSpan>)>,
-    merged: &[(&str, TraceRollup, bool)],
+    merged: &[MergedTrace<'_>],
     dialect: Dialect,
 ) {
     let experiment_of: HashMap<&str, i64> = merged.iter().map(|(id, rollup, _)| (*id, rollup.experiment_id)).collect();
@@ -356,7 +360,7 @@ pub(super) fn write_key_values(writes: &mut StatementBatch, table: &str, rows: &
     }
 }
 
-pub(super) fn write_rollups(writes: &mut StatementBatch, merged: &[(&str, TraceRollup, bool)], trees: &SpanTrees, dialect: Dialect) {
+pub(super) fn write_rollups(writes: &mut StatementBatch, merged: &[MergedTrace<'_>], trees: &SpanTrees, dialect: Dialect) {
     for (traces, upsert) in by_novelty(merged) {
         for chunk in traces.chunks(ROWS_PER_STATEMENT) {
             write_rollup_rows(writes, chunk, trees, dialect, upsert);
@@ -364,7 +368,7 @@ pub(super) fn write_rollups(writes: &mut StatementBatch, merged: &[(&str, TraceR
     }
 }
 
-fn write_rollup_rows(writes: &mut StatementBatch, chunk: &[&(&str, TraceRollup, bool)], trees: &SpanTrees, dialect: Dialect, upsert: bool) {
+fn write_rollup_rows(writes: &mut StatementBatch, chunk: &[&MergedTrace<'_>], trees: &SpanTrees, dialect: Dialect, upsert: bool) {
     let mut params = Binds::default();
     let rows: Vec<String> = chunk
         .iter()
