@@ -63,6 +63,10 @@ pub trait StoreProbe: Send + Sync + 'static {
     fn wal_syncs(&self) -> Option<(u64, f64)> {
         None
     }
+    /// SQLite only: write-backs of the database file started after checkpoints so far.
+    fn sqlite_write_backs(&self) -> Option<u64> {
+        None
+    }
     /// A failure only a restart clears (SQLite: a failed sync of the WAL). `/health` fails with
     /// it, so the supervisor restarts the server.
     fn lasting_failure(&self) -> Option<String> {
@@ -92,6 +96,7 @@ pub struct Metrics {
     ingest_committed_spans: IntCounter,
     wal_syncs: IntCounter,
     wal_sync_seconds: Counter,
+    write_backs: IntCounter,
     ready: IntGauge,
 }
 
@@ -184,6 +189,11 @@ impl Metrics {
             ingest_committed_spans: int_counter(r, "rivulet_ingest_committed_spans_total", "Spans the span writer has committed"),
             wal_syncs: int_counter(r, "rivulet_sqlite_wal_syncs_total", "Syncs of the SQLite WAL; each makes every commit before it durable"),
             wal_sync_seconds: counter(r, "rivulet_sqlite_wal_sync_seconds_total", "Time spent syncing the SQLite WAL; per sync = seconds / syncs"),
+            write_backs: int_counter(
+                r,
+                "rivulet_sqlite_write_backs_total",
+                "Times the kernel was asked to start writing the SQLite database file's checkpointed pages to disk",
+            ),
             ready: int_gauge(r, "rivulet_ready", "1 when the last /ready check passed, 0 when it failed"),
             registry,
         };
@@ -247,6 +257,9 @@ impl Metrics {
             if let Some((syncs, seconds)) = probe.wal_syncs() {
                 self.wal_syncs.inc_by(syncs.saturating_sub(self.wal_syncs.get()));
                 self.wal_sync_seconds.inc_by((seconds - self.wal_sync_seconds.get()).max(0.0));
+            }
+            if let Some(started) = probe.sqlite_write_backs() {
+                self.write_backs.inc_by(started.saturating_sub(self.write_backs.get()));
             }
         }
         let mut buffer = Vec::new();

@@ -57,6 +57,10 @@ impl StoreProbe for Checks {
         self.store.wal_syncs()
     }
 
+    fn sqlite_write_backs(&self) -> Option<u64> {
+        self.store.sqlite_write_backs()
+    }
+
     fn lasting_failure(&self) -> Option<String> {
         self.store.lasting_failure()
     }
@@ -295,6 +299,8 @@ async fn metrics_after_traffic() {
         .unwrap();
     assert!(syncs >= 1, "{text}");
     assert!(text.contains("rivulet_sqlite_wal_sync_seconds_total "), "{text}");
+    // Counted once the background checkpoint after that commit has run: present, maybe still 0.
+    assert!(text.contains("rivulet_sqlite_write_backs_total "), "{text}");
     // Raw paths never become labels: the id and the unknown path stay out.
     assert!(!text.contains("m-0123456789abcdef") && !text.contains("4242"), "{text}");
 }

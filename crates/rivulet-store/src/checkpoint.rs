@@ -38,7 +38,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,9 +149,11 @@ impl Checkpointer {
     /// Starts the background checkpoints of the SQLite database file at `database` on `read`
     /// (any connection but the writers'); they end when every `Checkpointer` is dropped, or
     /// once a sync has failed. `write` is the span writer's connection and `other_write` the one
-    /// every other write uses; a failed sync is recorded in `durability`.
+    /// every other write uses; a failed sync is recorded in `durability`, and each write-back
+    /// started counted in `write_backs`.
     pub(crate) fn spawn(
         database: &Path,
+        write_backs: Arc<AtomicU64>,
         read: SqlitePool,
         write: SqlitePool,
         other_write: SqlitePool,
@@ -167,7 +169,7 @@ impl Checkpointer {
         });
         let background = shared.clone();
         let writers = [write.clone(), other_write];
-        let write_back = DatabaseWriteBack::spawn(database)
+        let write_back = DatabaseWriteBack::spawn(database, write_backs)
             .inspect_err(|error| tracing::warn!(%error, "cannot start the database file's write-back; checkpoints' syncs will write it all"))
             .ok();
         tokio::spawn(async move {
@@ -239,7 +241,7 @@ struct DatabaseWriteBack {
 }
 
 impl DatabaseWriteBack {
-    fn spawn(database: &Path) -> std::io::Result<DatabaseWriteBack> {
+    fn spawn(database: &Path, started: Arc<AtomicU64>) -> std::io::Result<DatabaseWriteBack> {
         let file = File::open(database)?;
         // One pending request is enough: a call writes back every page dirty by then.
         let (requests, pending) = std::sync::mpsc::sync_channel::<()>(1);
@@ -248,9 +250,14 @@ impl DatabaseWriteBack {
             while pending.recv().is_ok() {
                 // A failed write is not lost here: the checkpoint's own sync reports it and ends
                 // durable writes. This only says why the burst came back.
-                if let Err(error) = start_write_back(&file) {
-                    if !std::mem::replace(&mut warned, true) {
-                        tracing::warn!(%error, "could not start writing the database file back; later failures are not logged");
+                match start_write_back(&file) {
+                    Ok(()) => {
+                        started.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(error) => {
+                        if !std::mem::replace(&mut warned, true) {
+                            tracing::warn!(%error, "could not start writing the database file back; later failures are not logged");
+                        }
                     }
                 }
             }

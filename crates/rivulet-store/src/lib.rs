@@ -97,6 +97,9 @@ pub struct Store {
     ingest_shared: std::sync::Arc<traces::ingest::IngestShared>,
     /// Makes SQLite commits durable (see wal_sync.rs); `None` on PostgreSQL and in memory.
     wal_sync: Option<wal_sync::WalSync>,
+    /// Write-backs of the SQLite database file started after checkpoints (see checkpoint.rs);
+    /// `None` where nothing is checkpointed.
+    write_backs: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Store {
@@ -180,9 +183,11 @@ impl Store {
             _ => None,
         };
         // An in-memory database has no WAL to checkpoint.
-        let checkpointer = match (uri, &pools, &wal_sync) {
-            (StoreUri::Sqlite { path: Some(database) }, Pools::Sqlite { read, write, ingest }, Some(durability)) => Some(checkpoint::Checkpointer::spawn(
+        let write_backs = wal_sync.as_ref().map(|_| std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)));
+        let checkpointer = match (uri, &pools, &wal_sync, &write_backs) {
+            (StoreUri::Sqlite { path: Some(database) }, Pools::Sqlite { read, write, ingest }, Some(durability), Some(write_backs)) => Some(checkpoint::Checkpointer::spawn(
                 database,
+                write_backs.clone(),
                 read.clone(),
                 ingest.clone(),
                 write.clone(),
@@ -191,7 +196,7 @@ impl Store {
             )),
             _ => None,
         };
-        let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default(), wal_sync };
+        let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default(), wal_sync, write_backs };
         store.ingest = Some(traces::ingest::spawn_writers(store.clone(), checkpointer).context("starting the span writers")?);
         Ok(store)
     }
@@ -235,6 +240,11 @@ impl Store {
     /// SQLite only: syncs of the WAL that made commits durable, and the seconds they took.
     pub fn wal_syncs(&self) -> Option<(u64, f64)> {
         self.wal_sync.as_ref().map(wal_sync::WalSync::totals)
+    }
+
+    /// SQLite only: write-backs of the database file started after background checkpoints.
+    pub fn sqlite_write_backs(&self) -> Option<u64> {
+        self.write_backs.as_ref().map(|started| started.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// A failure only a restart can clear: on SQLite, a failed sync of the WAL, after which

@@ -432,6 +432,22 @@ async fn sqlite_store_with_a_trace(name: &str) -> (common::FreshSqlite, Store, i
     (database, store, id)
 }
 
+/// A background checkpoint only copies pages into the kernel's cache of the database file;
+/// the store then asks the kernel to start writing them out (checkpoint.rs), and counts it.
+/// A store in memory checkpoints nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_start_the_database_files_write_back() {
+    let (_database, store, _id) = sqlite_store_with_a_trace("write-back").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.sqlite_write_backs() == Some(0) {
+        assert!(std::time::Instant::now() < deadline, "no write-back started after the commit's checkpoint");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(store.sqlite_write_backs().is_some_and(|started| started > 0));
+    let in_memory = open(&StoreUri::parse("sqlite:///:memory:").unwrap()).await;
+    assert_eq!(in_memory.sqlite_write_backs(), None);
+}
+
 /// After a failed sync of the WAL (a real one: the WAL's path leads to a device that cannot be
 /// synced) no checkpoint may start the WAL over, since it holds the only copy of pages the disk
 /// may have lost: the background checkpoints stop and the writer's own automatic one is off.

@@ -188,6 +188,10 @@ impl StoreProbe for StoreChecks {
         self.0.wal_syncs()
     }
 
+    fn sqlite_write_backs(&self) -> Option<u64> {
+        self.0.sqlite_write_backs()
+    }
+
     fn lasting_failure(&self) -> Option<String> {
         self.0.lasting_failure()
     }
