@@ -56,7 +56,7 @@ use crate::write_back::start_write_back;
 /// with it, so this sets how many requests pay for one: at concurrency 32 on two cores,
 /// restarts were nearly all of the requests over 50 ms. In 15 s runs with write-back
 /// (write_back.rs), 131,072 pages gave p99 39-49 ms, 262,144 pages 37-38 ms at the same
-/// throughput; in 70 s runs 262,144 pages gave 46 ms. Restarting inside the commit at 8,192
+/// throughput; in 70 s runs 262,144 pages gave 46-50 ms. Restarting inside the commit at 8,192
 /// pages, as SQLite's own automatic checkpoint does, gave 97 ms in 60 s runs.
 pub(crate) const RESTART_PAGES: u32 = 262_144;
 
@@ -248,8 +248,9 @@ impl DatabaseWriteBack {
         std::thread::Builder::new().name("db-write-back".into()).spawn(move || {
             let mut warned = false;
             while pending.recv().is_ok() {
-                // A failed write is not lost here: the checkpoint's own sync reports it and ends
-                // durable writes. This only says why the burst came back.
+                // A failure loses nothing: a page that could not be written is reported again by
+                // the next checkpoint's sync, which ends durable writes. The warning only tells
+                // why syncs are slower again.
                 match start_write_back(&file) {
                     Ok(()) => {
                         started.fetch_add(1, Ordering::Relaxed);
