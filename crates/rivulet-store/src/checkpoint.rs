@@ -10,13 +10,13 @@
 //! Under sustained ingest the background alone never lets the WAL start over: SQLite restarts
 //! it only when a write transaction begins with every frame copied back, and the writer begins
 //! its next group before the background has copied the last one. So once the WAL is long, the
-//! span writer waits between two groups for the last one to be copied (10-50 ms on this kind
-//! of disk), and its next transaction starts the WAL over; `StoreSettings::wal_restart_pages`
+//! span writer waits between two groups for the last one to be copied (15-90 ms on this kind
+//! of disk, more as the database grows), and its next transaction starts the WAL over; `StoreSettings::wal_restart_pages`
 //! sets how often. Leaving the restart to the writer's own automatic checkpoint did not work:
 //! it competed with the background's for the checkpoint lock and mostly lost, so the WAL grew
 //! far past its threshold (to 430 MB in a minute, against 256 MiB).
 //!
-//! The background copies a few commits at a time rather than each one: commits rewrite many
+//! The background copies the commits of the last 200 ms at a time rather than each one: commits rewrite many
 //! of the same pages (index interiors, the hot ends of time-ordered indexes), and a checkpoint
 //! copies each page once and syncs the database file once. Near the restart point it copies
 //! after every commit again, so that the writer's wait before a restart stays one commit long.
@@ -80,12 +80,14 @@ pub(crate) fn wal_size_limit_bytes(restart_pages: u32) -> u64 {
 
 /// How long the background lets commits gather after a checkpoint before it copies them back.
 /// In one ingest run at concurrency 32 (436 WAL frames per commit), copying every commit
-/// wrote 1.00 database pages per WAL frame, every 5 commits 0.66, every 10 0.53. At 50 ms
-/// (about 5 commits), in 17 pairs of 15-20 s runs against copying each commit: faster in 15
-/// (median +14 % spans/s), p50 latency 16 % lower, p99 within noise (lower in 8 of 17).
-/// Longer waits gained more throughput but cost p99, as each checkpoint synced a larger batch
-/// of pages: 80-207 ms over six runs at 100 ms, 133-149 ms at 250 ms.
-const GATHER: Duration = Duration::from_millis(50);
+/// wrote 1.00 database pages per WAL frame, every 5 commits 0.66, every 10 0.53: commits
+/// rewrite the same index pages. At 50 ms (about 5 commits), in 17 pairs of 15-20 s runs
+/// against copying each commit: median +14 % spans/s, p99 within noise. Longer waits then cost
+/// p99 (80-207 ms at 100 ms), as each checkpoint's sync wrote a larger burst; since the copied
+/// pages are written back at once (write_back.rs), they do not. Against 50 ms, at 200 ms:
+/// +3 to +15 % spans/s in three 15 s pairs with p99 within 1-4 ms (36-43 ms), and +3 % with
+/// p99 42.6 against 45.5 ms in a 70 s pair; 400 ms gained nothing over 200.
+const GATHER: Duration = Duration::from_millis(200);
 
 /// The share of `restart_pages` from which the background copies after every commit, so that
 /// the writer, when it waits before a restart, waits for one commit's pages and not `GATHER`'s.
