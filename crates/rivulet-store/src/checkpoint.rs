@@ -11,15 +11,17 @@
 //! it only when a write transaction begins with every frame copied back, and the writer begins
 //! its next group before the background has copied the last one. So once the WAL is long, the
 //! span writer waits between two groups for the last one to be copied (15-90 ms on this kind
-//! of disk, more as the database grows), and its next transaction starts the WAL over; `StoreSettings::wal_restart_pages`
-//! sets how often. Leaving the restart to the writer's own automatic checkpoint did not work:
-//! it competed with the background's for the checkpoint lock and mostly lost, so the WAL grew
-//! far past its threshold (to 430 MB in a minute, against 256 MiB).
+//! of disk, more as the database grows), and its next transaction starts the WAL over;
+//! `StoreSettings::wal_restart_pages` sets how often. Leaving the restart to the writer's own
+//! automatic checkpoint did not work: it competed with the background's for the checkpoint
+//! lock and mostly lost, so the WAL grew far past its threshold (to 430 MB in a minute,
+//! against 256 MiB).
 //!
-//! The background copies the commits of the last 200 ms at a time rather than each one: commits rewrite many
-//! of the same pages (index interiors, the hot ends of time-ordered indexes), and a checkpoint
-//! copies each page once and syncs the database file once. Near the restart point it copies
-//! after every commit again, so that the writer's wait before a restart stays one commit long.
+//! The background copies 200 ms of commits at a time rather than each one: commits rewrite
+//! many of the same pages (index interiors, the hot ends of time-ordered indexes), and a
+//! checkpoint copies each page once and syncs the database file once. Near the restart point
+//! it copies after every commit again, so that the writer's wait before a restart stays one
+//! commit long.
 //!
 //! A checkpoint only copies pages into the kernel's cache of the database file; left there,
 //! they reach the disk in one burst when a checkpoint syncs the file, and a WAL sync or the
