@@ -183,18 +183,21 @@ impl Store {
             _ => None,
         };
         // An in-memory database has no WAL to checkpoint.
-        let write_backs = wal_sync.as_ref().map(|_| std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)));
-        let checkpointer = match (uri, &pools, &wal_sync, &write_backs) {
-            (StoreUri::Sqlite { path: Some(database) }, Pools::Sqlite { read, write, ingest }, Some(durability), Some(write_backs)) => Some(checkpoint::Checkpointer::spawn(
-                database,
-                write_backs.clone(),
-                read.clone(),
-                ingest.clone(),
-                write.clone(),
-                settings.wal_restart_pages,
-                durability.clone(),
-            )),
-            _ => None,
+        let (checkpointer, write_backs) = match (uri, &pools, &wal_sync) {
+            (StoreUri::Sqlite { path: Some(database) }, Pools::Sqlite { read, write, ingest }, Some(durability)) => {
+                let write_backs = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let checkpointer = checkpoint::Checkpointer::spawn(
+                    database,
+                    write_backs.clone(),
+                    read.clone(),
+                    ingest.clone(),
+                    write.clone(),
+                    settings.wal_restart_pages,
+                    durability.clone(),
+                );
+                (Some(checkpointer), Some(write_backs))
+            }
+            _ => (None, None),
         };
         let mut store = Store { pools, settings, ingest: None, ingest_shared: Default::default(), wal_sync, write_backs };
         store.ingest = Some(traces::ingest::spawn_writers(store.clone(), checkpointer).context("starting the span writers")?);
