@@ -863,6 +863,76 @@ def test_otlp_protobuf_deflate_answer_is_empty_protobuf(tracking_server, experim
     assert trace.info.state == TraceState.OK
 
 
+def _compressed(coding: str, data: bytes) -> bytes:
+    import cramjam
+    import lz4.frame
+    import zstandard
+
+    return {
+        "zlib": zlib.compress,
+        "zstd": zstandard.ZstdCompressor(level=3).compress,
+        "lz4": lz4.frame.compress,
+        "snappy": lambda raw: bytes(cramjam.snappy.compress_raw(raw)),
+        "x-snappy-framed": lambda raw: bytes(cramjam.snappy.compress(raw)),
+    }[coding](data)
+
+
+@pytest.mark.rivulet_only(
+    reason="Rivulet reads every compression a Collector's otlphttp exporter can be set to "
+    "(deploy.md 2.1); MLflow reads gzip and deflate only"
+)
+@pytest.mark.parametrize("coding", ["zlib", "zstd", "lz4", "snappy", "x-snappy-framed"])
+def test_otlp_protobuf_in_each_collector_compression(tracking_server, experiment_id, coding):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    trace_bytes, span_bytes = os.urandom(16), os.urandom(8)
+    t0 = time.time_ns()
+    span.trace_id, span.span_id, span.name = trace_bytes, span_bytes, f"sent_as_{coding}"
+    span.start_time_unix_nano, span.end_time_unix_nano = t0, t0 + 5_000_000
+    attribute = span.attributes.add()
+    attribute.key, attribute.value.string_value = "output.value", "a long answer " * 500
+    data = request.SerializeToString()
+    body = _compressed(coding, data)
+    assert len(body) < len(data) / 4
+    resp = requests.post(
+        f"{tracking_server.url}/v1/traces",
+        data=body,
+        headers={
+            "Content-Type": "application/x-protobuf",
+            "Content-Encoding": coding,
+            "x-mlflow-experiment-id": experiment_id,
+        },
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.content
+    [read] = mlflow.get_trace("tr-" + trace_bytes.hex()).data.spans
+    assert (read.name, read.outputs) == (f"sent_as_{coding}", "a long answer " * 500)
+
+
+@pytest.mark.rivulet_only(
+    reason="Rivulet answers an unknown content coding 415 with Accept-Encoding (RFC 9110 "
+    "15.5.16); MLflow answers 400"
+)
+def test_unknown_content_coding_is_415_with_accept_encoding(tracking_server, experiment_id):
+    _, body = _one_span_body()
+    resp = requests.post(
+        f"{tracking_server.url}/v1/traces",
+        data=json.dumps(body),
+        headers={
+            "Content-Type": "application/json",
+            "Content-Encoding": "br",
+            "x-mlflow-experiment-id": experiment_id,
+        },
+        timeout=30,
+    )
+    assert resp.status_code == 415, resp.text
+    assert "zstd" in resp.headers["Accept-Encoding"].split(", ")
+    assert "'br'" in resp.json()["message"]
+    assert mlflow.search_traces(locations=[experiment_id], return_type="list") == []
+
+
 def test_otlp_json_uppercase_ids_and_unknown_fields(tracking_server, experiment_id):
     trace_hex, span_hex_id = random_hex(16).upper(), random_hex(8).upper()
     t0 = time.time_ns()

@@ -5,7 +5,8 @@
 //!
 //! The payload is an LLM agent run shaped like the shared load generator's workload (10 spans:
 //! an agent root, chat calls with GenAI messages and token usage, tool calls, OpenInference
-//! retrievers), exported one trace per request and 100 per request. One trace is 10 KB of
+//! retrievers), exported one trace per request and 100 per request, in gzip (a Collector's
+//! default) and in zstd (its other common setting). One trace is 10 KB of
 //! protobuf and 2 KB gzipped: its filler prose repeats more than model text, so inflating it
 //! costs less than the load generator's 14 KB (6 KB gzipped) traces.
 
@@ -128,8 +129,9 @@ fn trace(number: u64) -> Vec<Span> {
         .collect()
 }
 
-/// A gzip-compressed export of `traces` whole traces from one service, as a Collector sends it.
-fn export_body(traces: u64) -> Vec<u8> {
+/// An export of `traces` whole traces from one service, compressed as a Collector sends it:
+/// gzip by default, or zstd (at libzstd's default level) when set to.
+fn export_body(traces: u64, coding: &str) -> Vec<u8> {
     let request = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -149,6 +151,9 @@ fn export_body(traces: u64) -> Vec<u8> {
             ..Default::default()
         }],
     };
+    if coding == "zstd" {
+        return zstd::stream::encode_all(request.encode_to_vec().as_slice(), 3).expect("zstd into memory");
+    }
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(&request.encode_to_vec()).expect("gzip into memory");
     encoder.finish().expect("gzip into memory")
@@ -157,12 +162,12 @@ fn export_body(traces: u64) -> Vec<u8> {
 fn otlp_request(c: &mut Criterion) {
     let limits = DecodeLimits::default();
     let mut group = c.benchmark_group("otlp_request");
-    for traces in [1u64, 100] {
-        let body = export_body(traces);
+    for (coding, traces) in [("gzip", 1u64), ("gzip", 100), ("zstd", 1), ("zstd", 100)] {
+        let body = export_body(traces, coding);
         group.throughput(Throughput::Elements(traces * SPANS_PER_TRACE as u64));
-        group.bench_with_input(BenchmarkId::new("gzip_protobuf_to_prepared_spans", traces), &body, |b, body| {
+        group.bench_with_input(BenchmarkId::new(format!("{coding}_protobuf_to_prepared_spans"), traces), &body, |b, body| {
             b.iter(|| {
-                let bytes = decompress(body, Some("gzip"), limits.max_body_bytes).expect("valid gzip");
+                let bytes = decompress(body, Some(coding), limits.max_body_bytes).expect("a valid body");
                 let request = decode_request(&bytes, Encoding::Protobuf).expect("valid protobuf");
                 let converted = convert_request_with(request, &limits, prepare_span);
                 assert!(converted.rejected.is_empty(), "{:?}", converted.rejected);

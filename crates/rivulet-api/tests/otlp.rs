@@ -18,6 +18,8 @@ use rivulet_store::{Store, StoreSettings, StoreUri};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use tower::ServiceExt;
 
+mod codings;
+
 struct Harness {
     state: AppState,
     store: Store,
@@ -141,6 +143,44 @@ async fn protobuf_gzip_and_json_are_accepted_in_their_own_encoding() {
     assert_eq!(info.tags.get("service.name").map(String::as_str), Some("svc"));
     assert_eq!(info.tags.get("mlflow.trace.spansLocation").map(String::as_str), Some("TRACKING_STORE"));
     assert_eq!(h.trace_count().await, 2);
+}
+
+#[tokio::test]
+async fn every_content_coding_a_collector_sends_is_accepted() {
+    let h = harness(None).await;
+    let experiment = h.experiment("codings").await;
+    for (index, coding) in codings::CODINGS.into_iter().chain(["zlib"]).enumerate() {
+        let trace = 160 + index as u8;
+        let body = codings::encode(&export(vec![otlp_span(trace, 1, None, 0, 100)]).encode_to_vec(), coding);
+        let (status, content_type, response) = h
+            .post(&[("content-type", "application/x-protobuf"), ("content-encoding", coding), ("x-mlflow-experiment-id", &experiment)], body)
+            .await;
+        assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/x-protobuf"), "{coding}: {}", rpc_message(&response));
+        let trace_id = format!("tr-{}", format!("{trace:02x}").repeat(16));
+        assert!(h.store.get_trace_info(&trace_id).await.is_ok(), "{coding}: {trace_id} stored");
+    }
+    assert_eq!(h.trace_count().await, codings::CODINGS.len() + 1);
+}
+
+#[tokio::test]
+async fn an_unsupported_content_coding_is_415_naming_the_accepted_ones() {
+    let h = harness(None).await;
+    let experiment = h.experiment("brotli").await;
+    let request = Request::post("/v1/traces")
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "br")
+        .header("x-mlflow-experiment-id", &experiment)
+        .body(Body::from(export(vec![otlp_span(170, 1, None, 0, 100)]).encode_to_vec()))
+        .unwrap();
+    let response = rivulet_api::router(h.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let accepted = response.headers().get("accept-encoding").expect("a 415 names the accepted codings").to_str().unwrap().to_string();
+    for coding in codings::CODINGS {
+        assert!(accepted.split(", ").any(|listed| listed == coding), "{coding} in {accepted}");
+    }
+    let message = rpc_message(&response.into_body().collect().await.unwrap().to_bytes());
+    assert!(message.contains("'br'"), "{message}");
+    assert_eq!(h.trace_count().await, 0);
 }
 
 #[tokio::test]
@@ -522,5 +562,23 @@ async fn a_grpc_gzip_bomb_is_refused_at_the_body_limit() {
     assert_eq!(h.trace_count().await, 0);
     assert_eq!(h.state.export_admission.receiving_grpc(), 0, "the refused export's turn is free again");
     client.export(grpc_export(&experiment, export(vec![otlp_span(81, 1, None, 0, 10)]))).await.expect("the server still takes exports");
+    assert_eq!(h.trace_count().await, 1);
+}
+
+#[tokio::test]
+async fn grpc_accepts_zstd_and_stops_a_zstd_bomb_at_the_body_limit() {
+    use tonic::codec::CompressionEncoding::Zstd;
+    let h = harness(None).await;
+    let experiment = h.experiment("grpc-zstd").await;
+    let mut client = grpc_client(&h).await.send_compressed(Zstd).accept_compressed(Zstd);
+    let response = client.export(grpc_export(&experiment, export(vec![otlp_span(90, 1, None, 0, 10)]))).await.unwrap();
+    assert_eq!(response.into_inner().partial_success, None);
+    assert!(h.store.get_trace_info("tr-5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a").await.is_ok());
+
+    // 16 MiB of one letter is a few KiB of zstd; the harness's body limit is 8 MiB.
+    let mut span = otlp_span(91, 1, None, 0, 10);
+    span.attributes.push(string_attribute("output.value", &"a".repeat(16 * 1024 * 1024)));
+    let status = client.export(grpc_export(&experiment, export(vec![span]))).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert_eq!(h.trace_count().await, 1);
 }

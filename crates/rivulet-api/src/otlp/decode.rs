@@ -103,9 +103,21 @@ fn read_bounded(mut reader: impl Read, capacity: usize, limit: usize, what: &str
     }
 }
 
-/// Undoes `Content-Encoding`: gzip, deflate (zlib or raw), identity or none.
+/// The content codings `decompress` undoes, as a `415` names them in `Accept-Encoding`: every
+/// `compression` an OpenTelemetry Collector's HTTP exporter can be set to.
+pub const ACCEPTED_CONTENT_ENCODINGS: &str = "gzip, deflate, zlib, zstd, snappy, x-snappy-framed, lz4, identity";
+
+/// What every snappy framed stream starts with: a stream identifier chunk (type 0xff, length 6)
+/// holding "sNaPpY".
+const SNAPPY_STREAM_IDENTIFIER: &[u8] = b"\xff\x06\x00\x00sNaPpY";
+
+/// Undoes `Content-Encoding`. Besides gzip and deflate (zlib-wrapped or raw, as MLflow reads
+/// it), the codings a Collector can be set to send: `zlib`, `zstd`, `lz4` (frame format),
+/// `snappy` (block format; the framed format, which Collectors before the block format sent
+/// under this name, is told by its stream identifier) and `x-snappy-framed`.
 pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> Result<Vec<u8>, OtlpError> {
     let encoding = content_encoding.unwrap_or_default().trim().to_ascii_lowercase();
+    let capacity = decompressed_size_hint(body, encoding == "gzip" || encoding == "x-gzip", limit);
     match encoding.as_str() {
         "" | "identity" | "none" => {
             if body.len() > limit {
@@ -113,20 +125,38 @@ pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> 
             }
             Ok(body.to_vec())
         }
-        "gzip" | "x-gzip" => {
-            read_bounded(flate2::read::GzDecoder::new(body), decompressed_size_hint(body, true, limit), limit, "gzip")
+        "gzip" | "x-gzip" => read_bounded(flate2::read::GzDecoder::new(body), capacity, limit, "gzip"),
+        "deflate" | "zlib" => match read_bounded(flate2::read::ZlibDecoder::new(body), capacity, limit, &encoding) {
+            Ok(bytes) => Ok(bytes),
+            Err(error) if error.status == 413 => Err(error),
+            Err(_) => read_bounded(flate2::read::DeflateDecoder::new(body), capacity, limit, &encoding),
+        },
+        "zstd" => {
+            let decoder = zstd::stream::read::Decoder::with_buffer(body)
+                .map_err(|error| OtlpError::bad_request(format!("cannot decompress the zstd body: {error}")))?;
+            read_bounded(decoder, capacity, limit, "zstd")
         }
-        "deflate" => {
-            let capacity = decompressed_size_hint(body, false, limit);
-            match read_bounded(flate2::read::ZlibDecoder::new(body), capacity, limit, "deflate") {
-                Ok(bytes) => Ok(bytes),
-                Err(error) if error.status == 413 => Err(error),
-                Err(_) => read_bounded(flate2::read::DeflateDecoder::new(body), capacity, limit, "deflate"),
+        "lz4" => read_bounded(lz4_flex::frame::FrameDecoder::new(body), capacity, limit, "lz4"),
+        "x-snappy-framed" => read_bounded(snap::read::FrameDecoder::new(body), capacity, limit, "snappy framed"),
+        "snappy" if body.starts_with(SNAPPY_STREAM_IDENTIFIER) => {
+            read_bounded(snap::read::FrameDecoder::new(body), capacity, limit, "snappy framed")
+        }
+        "snappy" => {
+            // A block states its length up front: checked before anything is allocated for it.
+            let stated = snap::raw::decompress_len(body)
+                .map_err(|error| OtlpError::bad_request(format!("cannot decompress the snappy body: {error}")))?;
+            if stated > limit {
+                return Err(OtlpError { status: 413, message: format!("request body exceeds {limit} bytes after decompression") });
             }
+            snap::raw::Decoder::new()
+                .decompress_vec(body)
+                .map_err(|error| OtlpError::bad_request(format!("cannot decompress the snappy body: {error}")))
         }
+        // RFC 9110 §15.5.16: an unsupported content coding is 415, with the codings that would
+        // have been accepted in `Accept-Encoding` (the HTTP handler adds it).
         other => Err(OtlpError {
-            status: 400,
-            message: format!("unsupported Content-Encoding '{other}': send gzip, deflate or no encoding"),
+            status: 415,
+            message: format!("unsupported Content-Encoding '{other}': send one of {ACCEPTED_CONTENT_ENCODINGS}, or no encoding"),
         }),
     }
 }
@@ -410,7 +440,7 @@ mod tests {
         assert_eq!(error.status, 413);
         let error = decompress(b"not gzip", Some("gzip"), 1024).unwrap_err();
         assert_eq!(error.status, 400);
-        assert_eq!(decompress(b"abc", Some("zstd"), 1024).unwrap_err().status, 400);
+        assert_eq!(decompress(b"abc", Some("br"), 1024).unwrap_err().status, 415);
     }
 
     fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {

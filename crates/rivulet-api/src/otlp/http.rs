@@ -1,5 +1,5 @@
-//! `POST /v1/traces`: OTLP/HTTP with protobuf or JSON, gzip or deflate; answers in the
-//! request's encoding, errors as `google.rpc.Status`.
+//! `POST /v1/traces`: OTLP/HTTP with protobuf or JSON, in any content coding a Collector sends;
+//! answers in the request's encoding, errors as `google.rpc.Status`.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use prost::Message;
 
 use super::admission::{ExportAdmission, ReceivedBody};
-use super::decode::{decode_request, decompress, encoding_of, Encoding, OtlpError};
+use super::decode::{decode_request, decompress, encoding_of, Encoding, OtlpError, ACCEPTED_CONTENT_ENCODINGS};
 use super::experiment::{ExperimentSelector, EXPERIMENT_ID_HEADER, EXPERIMENT_NAME_HEADER, RUN_ID_HEADER};
 use super::{ingest_export, ExportError, ExportTarget};
 use crate::AppState;
@@ -58,6 +58,10 @@ fn error_response(encoding: Encoding, status: u16, message: &str) -> Response {
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
     if status == 503 || status == 429 {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    // The one 415 is an unsupported content coding (RFC 9110 §15.5.16).
+    if status == 415 {
+        response.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ACCEPTED_CONTENT_ENCODINGS));
     }
     response
 }
