@@ -86,13 +86,22 @@ def http_exporter(base_url: str, headers: dict[str, str]) -> RecordingExporter:
     )
 
 
-def grpc_exporter(port: int, headers: dict[str, str]) -> RecordingExporter:
+def grpc_exporter(
+    port: int, headers: dict[str, str], compression: str = "NoCompression"
+) -> RecordingExporter:
+    import grpc
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
         OTLPSpanExporter as GrpcSpanExporter,
     )
 
     return RecordingExporter(
-        GrpcSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True, headers=headers, timeout=30)
+        GrpcSpanExporter(
+            endpoint=f"127.0.0.1:{port}",
+            insecure=True,
+            headers=headers,
+            timeout=30,
+            compression=getattr(grpc.Compression, compression),
+        )
     )
 
 
@@ -604,8 +613,11 @@ def test_root_error_status_makes_the_trace_error(tracking_server, experiment_id)
 
 
 @pytest.mark.rivulet_only(reason="MLflow has no OTLP/gRPC receiver")
-def test_otel_sdk_grpc_genai_trace_round_trip(tracking_server, experiment_id):
-    exporter = grpc_exporter(tracking_server.grpc_port, {"x-mlflow-experiment-id": experiment_id})
+@pytest.mark.parametrize("compression", ["NoCompression", "Gzip", "Deflate"])
+def test_otel_sdk_grpc_genai_trace_round_trip(tracking_server, experiment_id, compression):
+    exporter = grpc_exporter(
+        tracking_server.grpc_port, {"x-mlflow-experiment-id": experiment_id}, compression
+    )
     emitted = emit_genai_trace(exporter, conversation_id="conv-grpc", user_id="bob", batch=True)
     assert exporter.results and set(exporter.results) == {SpanExportResult.SUCCESS}
     check_genai_trace(search_one(experiment_id), emitted)

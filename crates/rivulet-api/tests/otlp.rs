@@ -566,10 +566,13 @@ async fn a_grpc_gzip_bomb_is_refused_at_the_body_limit() {
 }
 
 #[tokio::test]
-async fn grpc_accepts_zstd_and_stops_a_zstd_bomb_at_the_body_limit() {
-    use tonic::codec::CompressionEncoding::Zstd;
+async fn grpc_accepts_zstd_and_deflate_and_stops_a_zstd_bomb_at_the_body_limit() {
+    use tonic::codec::CompressionEncoding::{Deflate, Zstd};
     let h = harness(None).await;
     let experiment = h.experiment("grpc-zstd").await;
+    let mut deflate_client = grpc_client(&h).await.send_compressed(Deflate).accept_compressed(Deflate);
+    deflate_client.export(grpc_export(&experiment, export(vec![otlp_span(89, 1, None, 0, 10)]))).await.unwrap();
+    assert!(h.store.get_trace_info("tr-59595959595959595959595959595959").await.is_ok());
     let mut client = grpc_client(&h).await.send_compressed(Zstd).accept_compressed(Zstd);
     let response = client.export(grpc_export(&experiment, export(vec![otlp_span(90, 1, None, 0, 10)]))).await.unwrap();
     assert_eq!(response.into_inner().partial_success, None);
@@ -580,5 +583,5 @@ async fn grpc_accepts_zstd_and_stops_a_zstd_bomb_at_the_body_limit() {
     span.attributes.push(string_attribute("output.value", &"a".repeat(16 * 1024 * 1024)));
     let status = client.export(grpc_export(&experiment, export(vec![span]))).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
-    assert_eq!(h.trace_count().await, 1);
+    assert_eq!(h.trace_count().await, 2);
 }

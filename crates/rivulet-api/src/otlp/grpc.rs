@@ -71,15 +71,17 @@ impl TraceService for OtlpTraceService {
     }
 }
 
-/// The gRPC service, accepting gzip and zstd, bounded by the same body limit as HTTP, with a
-/// receive turn taken before each message is read. (A Collector's gRPC exporter can also send
-/// snappy, which tonic does not read; its HTTP exporter's snappy is accepted on `/v1/traces`.)
+/// The gRPC service, accepting gzip, zstd (a Collector's settings) and deflate (the OpenTelemetry
+/// SDKs' other setting), bounded by the same body limit as HTTP, with a receive turn taken
+/// before each message is read. (A Collector's gRPC exporter can also send snappy, which tonic
+/// does not read; its HTTP exporter's snappy is accepted on `/v1/traces`.)
 pub fn trace_service(state: AppState) -> Around<TraceServiceServer<OtlpTraceService>, ReceiveTurns> {
     let limit = state.settings.otlp_limits.max_body_bytes;
     let admission = state.export_admission.clone();
     let service = TraceServiceServer::new(OtlpTraceService { state })
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
+        .accept_compressed(CompressionEncoding::Deflate)
         .send_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(limit);
