@@ -929,16 +929,8 @@ def test_otlp_protobuf_in_each_collector_compression(tracking_server, experiment
 )
 def test_unknown_content_coding_is_415_with_accept_encoding(tracking_server, experiment_id):
     _, body = _one_span_body()
-    resp = requests.post(
-        f"{tracking_server.url}/v1/traces",
-        data=json.dumps(body),
-        headers={
-            "Content-Type": "application/json",
-            "Content-Encoding": "br",
-            "x-mlflow-experiment-id": experiment_id,
-        },
-        timeout=30,
-    )
+    headers = {"Content-Encoding": "br", "x-mlflow-experiment-id": experiment_id}
+    resp = post_otlp_json(tracking_server.url, body, headers)
     assert resp.status_code == 415, resp.text
     assert "zstd" in resp.headers["Accept-Encoding"].split(", ")
     assert "'br'" in resp.json()["message"]
@@ -984,16 +976,8 @@ def test_empty_otlp_request_is_a_success(tracking_server, experiment_id, body):
 )
 def test_identity_content_encoding_is_accepted(tracking_server, experiment_id):
     trace_hex, body = _one_span_body()
-    resp = requests.post(
-        f"{tracking_server.url}/v1/traces",
-        data=json.dumps(body),
-        headers={
-            "Content-Type": "application/json",
-            "Content-Encoding": "identity",
-            "x-mlflow-experiment-id": experiment_id,
-        },
-        timeout=30,
-    )
+    headers = {"Content-Encoding": "identity", "x-mlflow-experiment-id": experiment_id}
+    resp = post_otlp_json(tracking_server.url, body, headers)
     assert resp.status_code == 200, resp.text
     assert len(mlflow.get_trace("tr-" + trace_hex).data.spans) == 1
 
