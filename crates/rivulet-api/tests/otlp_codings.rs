@@ -54,6 +54,17 @@ fn a_bomb_in_any_coding_is_stopped_at_the_limit() {
         let error = decompress(&bomb, Some(coding), 1024 * 1024).unwrap_err();
         assert_eq!(error.status, 413, "{coding}: {}", error.message);
     }
+    // A zstd frame asking for a 64 MiB window is refused before the decoder makes room for it.
+    let mut wide = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    wide.window_log(26).unwrap();
+    wide.write_all(b"a small body in a frame with a wide window").unwrap();
+    let error = decompress(&wide.finish().unwrap(), Some("zstd"), 1 << 20).unwrap_err();
+    assert_eq!(error.status, 400, "{}", error.message);
+    assert!(error.message.contains("zstd"), "{}", error.message);
+    let mut usual = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    usual.window_log(25).unwrap();
+    usual.write_all(b"the 32 MiB window of a Collector's best zstd level").unwrap();
+    assert_eq!(decompress(&usual.finish().unwrap(), Some("zstd"), 1 << 20).unwrap(), b"the 32 MiB window of a Collector's best zstd level");
     // A snappy block whose header states more than the limit is refused from the header.
     let mut lying = Vec::new();
     let mut stated = 1u64 << 30;

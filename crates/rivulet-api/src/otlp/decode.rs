@@ -107,6 +107,11 @@ fn read_bounded(mut reader: impl Read, capacity: usize, limit: usize, what: &str
 /// `compression` an OpenTelemetry Collector's HTTP exporter can be set to.
 pub const ACCEPTED_CONTENT_ENCODINGS: &str = "gzip, deflate, zlib, zstd, snappy, x-snappy-framed, lz4, identity";
 
+/// The largest zstd window a body may ask for, 32 MiB: what a Collector's zstd encoder uses at
+/// its best-compression level (4-16 MiB at the others). libzstd's default, 128 MiB, would let
+/// one body make the decoder hold twice the body limit.
+const ZSTD_WINDOW_LOG_MAX: u32 = 25;
+
 /// What every snappy framed stream starts with: a stream identifier chunk (type 0xff, length 6)
 /// holding "sNaPpY".
 const SNAPPY_STREAM_IDENTIFIER: &[u8] = b"\xff\x06\x00\x00sNaPpY";
@@ -132,8 +137,9 @@ pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> 
             Err(_) => read_bounded(flate2::read::DeflateDecoder::new(body), capacity, limit, &encoding),
         },
         "zstd" => {
-            let decoder = zstd::stream::read::Decoder::with_buffer(body)
-                .map_err(|error| OtlpError::bad_request(format!("cannot decompress the zstd body: {error}")))?;
+            let zstd_error = |error: std::io::Error| OtlpError::bad_request(format!("cannot decompress the zstd body: {error}"));
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(zstd_error)?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(zstd_error)?;
             read_bounded(decoder, capacity, limit, "zstd")
         }
         "lz4" => read_bounded(lz4_flex::frame::FrameDecoder::new(body), capacity, limit, "lz4"),
