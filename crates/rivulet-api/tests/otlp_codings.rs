@@ -45,6 +45,25 @@ fn every_collector_content_coding_is_undone() {
 }
 
 #[test]
+fn every_gzip_member_and_frame_is_read_and_nothing_after_a_stream_is_ignored() {
+    let (first, second) = (b"the first member ".repeat(100), b"and the second ".repeat(100));
+    let mut members = encode(&first, "gzip");
+    members.extend(encode(&second, "gzip"));
+    assert!(decompress(&members, Some("gzip"), 1 << 20).unwrap() == [first.clone(), second.clone()].concat(), "both members");
+    // zstd and lz4 bodies may hold several frames.
+    for coding in ["zstd", "lz4"] {
+        let mut frames = encode(&first, coding);
+        frames.extend(encode(&second, coding));
+        assert!(decompress(&frames, Some(coding), 1 << 20).unwrap() == [first.clone(), second.clone()].concat(), "{coding}: both frames");
+    }
+    for (coding, mut encoded) in encoded_in_every_coding(&first) {
+        encoded.extend_from_slice(b"stray bytes after the stream");
+        let outcome = decompress(&encoded, Some(coding), 1 << 20).map(|bytes| bytes.len());
+        assert_eq!(outcome.map_err(|error| error.status), Err(400), "{coding} followed by stray bytes");
+    }
+}
+
+#[test]
 fn a_bomb_in_any_coding_is_stopped_at_the_limit() {
     let zeros = vec![0u8; 50 * 1024 * 1024];
     for (coding, bomb) in encoded_in_every_coding(&zeros) {

@@ -90,9 +90,9 @@ fn decompressed_size_hint(body: &[u8], gzip: bool, limit: usize) -> usize {
     stated.saturating_add(1).min(ceiling)
 }
 
-fn read_bounded(mut reader: impl Read, capacity: usize, limit: usize, what: &str) -> Result<Vec<u8>, OtlpError> {
+fn read_bounded(reader: &mut impl Read, capacity: usize, limit: usize, what: &str) -> Result<Vec<u8>, OtlpError> {
     let mut out = Vec::with_capacity(capacity);
-    let read = (&mut reader).take(limit as u64 + 1).read_to_end(&mut out);
+    let read = reader.take(limit as u64 + 1).read_to_end(&mut out);
     match read {
         Ok(_) if out.len() > limit => Err(OtlpError {
             status: 413,
@@ -100,6 +100,32 @@ fn read_bounded(mut reader: impl Read, capacity: usize, limit: usize, what: &str
         }),
         Ok(_) => Ok(out),
         Err(error) => Err(OtlpError::bad_request(format!("cannot decompress the {what} body: {error}"))),
+    }
+}
+
+/// Refuses bytes left after a deflate stream's end: they are not part of any export, and
+/// dropping them unread would hide a sender's framing error.
+fn ends_with_the_stream(rest: &[u8], what: &str) -> Result<(), OtlpError> {
+    match rest.len() {
+        0 => Ok(()),
+        left => Err(OtlpError::bad_request(format!("{left} bytes follow the end of the {what} stream"))),
+    }
+}
+
+/// LZ4 frames one after another, read as one stream as the format allows: `FrameDecoder`
+/// ends at each frame's end mark, which would drop the frames after the first (and any bytes
+/// that are no frame at all) unread.
+struct Lz4Frames<'a>(lz4_flex::frame::FrameDecoder<&'a [u8]>);
+
+impl Read for Lz4Frames<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            // Each round reads a block or starts the next frame, consuming input, or fails.
+            let read = self.0.read(buf)?;
+            if read > 0 || buf.is_empty() || self.0.get_ref().is_empty() {
+                return Ok(read);
+            }
+        }
     }
 }
 
@@ -130,22 +156,36 @@ pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> 
             }
             Ok(body.to_vec())
         }
-        "gzip" | "x-gzip" => read_bounded(flate2::read::GzDecoder::new(body), capacity, limit, "gzip"),
-        "deflate" | "zlib" => match read_bounded(flate2::read::ZlibDecoder::new(body), capacity, limit, &encoding) {
-            Ok(bytes) => Ok(bytes),
-            Err(error) if error.status == 413 => Err(error),
-            Err(_) => read_bounded(flate2::read::DeflateDecoder::new(body), capacity, limit, &encoding),
-        },
+        // Every member: RFC 1952 lets a body hold several, and the first alone would be a
+        // silently shortened export.
+        "gzip" | "x-gzip" => {
+            let mut gzip = flate2::bufread::MultiGzDecoder::new(body);
+            let bytes = read_bounded(&mut gzip, capacity, limit, "gzip")?;
+            ends_with_the_stream(gzip.get_ref(), "gzip").map(|()| bytes)
+        }
+        "deflate" | "zlib" => {
+            let mut zlib = flate2::bufread::ZlibDecoder::new(body);
+            match read_bounded(&mut zlib, capacity, limit, &encoding) {
+                Ok(bytes) => ends_with_the_stream(zlib.get_ref(), &encoding).map(|()| bytes),
+                Err(error) if error.status == 413 => Err(error),
+                // Raw deflate, which MLflow also reads under this name.
+                Err(_) => {
+                    let mut raw = flate2::bufread::DeflateDecoder::new(body);
+                    let bytes = read_bounded(&mut raw, capacity, limit, &encoding)?;
+                    ends_with_the_stream(raw.get_ref(), &encoding).map(|()| bytes)
+                }
+            }
+        }
         "zstd" => {
             let zstd_error = |error: std::io::Error| OtlpError::bad_request(format!("cannot decompress the zstd body: {error}"));
             let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(zstd_error)?;
             decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(zstd_error)?;
-            read_bounded(decoder, capacity, limit, "zstd")
+            read_bounded(&mut decoder, capacity, limit, "zstd")
         }
-        "lz4" => read_bounded(lz4_flex::frame::FrameDecoder::new(body), capacity, limit, "lz4"),
-        "x-snappy-framed" => read_bounded(snap::read::FrameDecoder::new(body), capacity, limit, "snappy framed"),
+        "lz4" => read_bounded(&mut Lz4Frames(lz4_flex::frame::FrameDecoder::new(body)), capacity, limit, "lz4"),
+        "x-snappy-framed" => read_bounded(&mut snap::read::FrameDecoder::new(body), capacity, limit, "snappy framed"),
         "snappy" if body.starts_with(SNAPPY_STREAM_IDENTIFIER) => {
-            read_bounded(snap::read::FrameDecoder::new(body), capacity, limit, "snappy framed")
+            read_bounded(&mut snap::read::FrameDecoder::new(body), capacity, limit, "snappy framed")
         }
         "snappy" => {
             // A block states its length up front: checked before anything is allocated for it.
