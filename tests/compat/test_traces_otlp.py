@@ -363,6 +363,18 @@ def otlp_json(spans: list[dict], resource: dict | None = None) -> dict:
     }
 
 
+def post_otlp_protobuf(
+    base_url: str, data: bytes, experiment_id: str, content_encoding: str
+) -> requests.Response:
+    """An already serialized and compressed protobuf export, as a Collector posts it."""
+    headers = {
+        "Content-Type": "application/x-protobuf",
+        "Content-Encoding": content_encoding,
+        "x-mlflow-experiment-id": experiment_id,
+    }
+    return requests.post(f"{base_url}/v1/traces", data=data, headers=headers, timeout=60)
+
+
 def post_otlp_json(
     base_url: str,
     body: dict,
@@ -854,16 +866,8 @@ def test_otlp_protobuf_deflate_answer_is_empty_protobuf(tracking_server, experim
     span.start_time_unix_nano, span.end_time_unix_nano = t0, t0 + 5_000_000
     attribute = span.attributes.add()
     attribute.key, attribute.value.int_value = "k", 5
-    resp = requests.post(
-        f"{tracking_server.url}/v1/traces",
-        data=zlib.compress(request.SerializeToString()),
-        headers={
-            "Content-Type": "application/x-protobuf",
-            "Content-Encoding": "deflate",
-            "x-mlflow-experiment-id": experiment_id,
-        },
-        timeout=30,
-    )
+    data = zlib.compress(request.SerializeToString())
+    resp = post_otlp_protobuf(tracking_server.url, data, experiment_id, "deflate")
     assert resp.status_code == 200, resp.content
     assert resp.headers["Content-Type"] == "application/x-protobuf"
     answer = ExportTraceServiceResponse.FromString(resp.content)
@@ -873,6 +877,27 @@ def test_otlp_protobuf_deflate_answer_is_empty_protobuf(tracking_server, experim
     [read] = trace.data.spans
     assert (read.name, read.span_id, read.attributes["k"]) == ("raw_protobuf", span_bytes.hex(), 5)
     assert trace.info.state == TraceState.OK
+
+
+def test_otlp_gzip_body_of_two_members_is_read_whole(tracking_server, experiment_id):
+    """RFC 1952 lets a gzip body hold several members; Python's gzip reads them all, as MLflow
+    does. The protobuf is cut in the middle, so reading the first member alone cannot pass."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    trace_bytes, t0 = os.urandom(16), time.time_ns()
+    for index in range(4):
+        span = scope.spans.add()
+        span.trace_id, span.span_id, span.name = trace_bytes, os.urandom(8), f"member_{index}"
+        span.start_time_unix_nano, span.end_time_unix_nano = t0 + index, t0 + 5_000_000
+    data = request.SerializeToString()
+    half = len(data) // 2
+    members = gzip.compress(data[:half]) + gzip.compress(data[half:])
+    resp = post_otlp_protobuf(tracking_server.url, members, experiment_id, "gzip")
+    assert resp.status_code == 200, resp.content
+    spans = mlflow.get_trace("tr-" + trace_bytes.hex()).data.spans
+    assert sorted(s.name for s in spans) == [f"member_{index}" for index in range(4)]
 
 
 def _compressed(coding: str, data: bytes) -> bytes:
@@ -908,16 +933,7 @@ def test_otlp_protobuf_in_each_collector_compression(tracking_server, experiment
     data = request.SerializeToString()
     body = _compressed(coding, data)
     assert len(body) < len(data) / 4
-    resp = requests.post(
-        f"{tracking_server.url}/v1/traces",
-        data=body,
-        headers={
-            "Content-Type": "application/x-protobuf",
-            "Content-Encoding": coding,
-            "x-mlflow-experiment-id": experiment_id,
-        },
-        timeout=30,
-    )
+    resp = post_otlp_protobuf(tracking_server.url, body, experiment_id, coding)
     assert resp.status_code == 200, resp.content
     [read] = mlflow.get_trace("tr-" + trace_bytes.hex()).data.spans
     assert (read.name, read.outputs) == (f"sent_as_{coding}", "a long answer " * 500)
