@@ -149,7 +149,7 @@ async fn protobuf_gzip_and_json_are_accepted_in_their_own_encoding() {
 async fn every_content_coding_a_collector_sends_is_accepted() {
     let h = harness(None).await;
     let experiment = h.experiment("codings").await;
-    for (index, coding) in codings::CODINGS.into_iter().chain(["zlib"]).enumerate() {
+    for (index, coding) in codings::CODINGS.into_iter().enumerate() {
         let trace = 160 + index as u8;
         let body = codings::encode(&export(vec![otlp_span(trace, 1, None, 0, 100)]).encode_to_vec(), coding);
         let (status, content_type, response) = h
@@ -159,7 +159,7 @@ async fn every_content_coding_a_collector_sends_is_accepted() {
         let trace_id = format!("tr-{}", format!("{trace:02x}").repeat(16));
         assert!(h.store.get_trace_info(&trace_id).await.is_ok(), "{coding}: {trace_id} stored");
     }
-    assert_eq!(h.trace_count().await, codings::CODINGS.len() + 1);
+    assert_eq!(h.trace_count().await, codings::CODINGS.len());
 }
 
 #[tokio::test]

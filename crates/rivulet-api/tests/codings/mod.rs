@@ -4,7 +4,7 @@
 use std::io::Write;
 
 /// Every coding with a compressed form (`deflate` as the zlib stream Collectors send), and none.
-pub const CODINGS: [&str; 7] = ["gzip", "deflate", "zstd", "snappy", "x-snappy-framed", "lz4", "identity"];
+pub const CODINGS: [&str; 8] = ["gzip", "deflate", "zlib", "zstd", "snappy", "x-snappy-framed", "lz4", "identity"];
 
 /// `body` as a sender compresses it for `Content-Encoding: coding`.
 pub fn encode(body: &[u8], coding: &str) -> Vec<u8> {
