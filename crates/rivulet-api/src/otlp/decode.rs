@@ -94,13 +94,18 @@ fn read_bounded(reader: &mut impl Read, capacity: usize, limit: usize, what: &st
     let mut out = Vec::with_capacity(capacity);
     let read = reader.take(limit as u64 + 1).read_to_end(&mut out);
     match read {
-        Ok(_) if out.len() > limit => Err(OtlpError {
-            status: 413,
-            message: format!("request body exceeds {limit} bytes after decompression"),
-        }),
+        Ok(_) if out.len() > limit => Err(too_large_decompressed(limit)),
         Ok(_) => Ok(out),
-        Err(error) => Err(OtlpError::bad_request(format!("cannot decompress the {what} body: {error}"))),
+        Err(error) => Err(undecodable(what, error)),
     }
+}
+
+fn too_large_decompressed(limit: usize) -> OtlpError {
+    OtlpError { status: 413, message: format!("request body exceeds {limit} bytes after decompression") }
+}
+
+fn undecodable(what: &str, error: impl std::fmt::Display) -> OtlpError {
+    OtlpError::bad_request(format!("cannot decompress the {what} body: {error}"))
 }
 
 /// Refuses bytes left after a deflate stream's end: they are not part of any export, and
@@ -173,9 +178,8 @@ pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> 
             }
         }
         "zstd" => {
-            let zstd_error = |error: std::io::Error| OtlpError::bad_request(format!("cannot decompress the zstd body: {error}"));
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(zstd_error)?;
-            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(zstd_error)?;
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(|error| undecodable("zstd", error))?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|error| undecodable("zstd", error))?;
             read_bounded(&mut decoder, capacity, limit, "zstd")
         }
         "lz4" => read_bounded(&mut Lz4Frames(lz4_flex::frame::FrameDecoder::new(body)), capacity, limit, "lz4"),
@@ -185,14 +189,11 @@ pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: usize) -> 
         }
         "snappy" => {
             // A block states its length up front: checked before anything is allocated for it.
-            let stated = snap::raw::decompress_len(body)
-                .map_err(|error| OtlpError::bad_request(format!("cannot decompress the snappy body: {error}")))?;
+            let stated = snap::raw::decompress_len(body).map_err(|error| undecodable("snappy", error))?;
             if stated > limit {
-                return Err(OtlpError { status: 413, message: format!("request body exceeds {limit} bytes after decompression") });
+                return Err(too_large_decompressed(limit));
             }
-            snap::raw::Decoder::new()
-                .decompress_vec(body)
-                .map_err(|error| OtlpError::bad_request(format!("cannot decompress the snappy body: {error}")))
+            snap::raw::Decoder::new().decompress_vec(body).map_err(|error| undecodable("snappy", error))
         }
         // RFC 9110 §15.5.16: an unsupported content coding is 415, with the codings that would
         // have been accepted in `Accept-Encoding` (the HTTP handler adds it).
